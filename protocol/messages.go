@@ -1,0 +1,162 @@
+package protocol
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Hello is the player's first frame after the WebSocket opens.
+type Hello struct {
+	ProtocolVersion int    `json:"protocol_version"`
+	PlayerVersion   string `json:"player_version,omitempty"`
+	PublicKey       []byte `json:"public_key"`                 // Ed25519, 32 bytes, base64 in JSON
+	DisplayID       string `json:"display_id,omitempty"`       // as remembered from pairing
+	ManifestVersion int64  `json:"manifest_version,omitempty"` // newest verified manifest held
+}
+
+// Check validates a hello.
+func (h Hello) Check() error {
+	if h.ProtocolVersion != Version {
+		return fmt.Errorf("protocol_version %d not supported (want %d)", h.ProtocolVersion, Version)
+	}
+	if len(h.PublicKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("public_key must be %d bytes", ed25519.PublicKeySize)
+	}
+	return nil
+}
+
+// Challenge is the server's answer to hello.
+type Challenge struct {
+	Nonce      []byte    `json:"nonce"`      // 32 random bytes
+	ServerKey  []byte    `json:"server_key"` // the server's Ed25519 manifest-signing key
+	ServerTime time.Time `json:"server_time"`
+}
+
+// Check validates a challenge.
+func (c Challenge) Check() error {
+	if len(c.Nonce) < 16 {
+		return errors.New("nonce must be at least 16 bytes")
+	}
+	if len(c.ServerKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("server_key must be %d bytes", ed25519.PublicKeySize)
+	}
+	return nil
+}
+
+// Auth carries the player's signature over AuthMessage(nonce, public key).
+type Auth struct {
+	Signature []byte `json:"signature"`
+}
+
+// Check validates an auth body.
+func (a Auth) Check() error {
+	if len(a.Signature) != ed25519.SignatureSize {
+		return fmt.Errorf("signature must be %d bytes", ed25519.SignatureSize)
+	}
+	return nil
+}
+
+// AuthOK tells a known display it is authenticated.
+type AuthOK struct {
+	DisplayID       string `json:"display_id"`
+	Name            string `json:"name"`
+	Token           string `json:"token"` // bearer token for /player/v1/files, this session only
+	ServerKey       []byte `json:"server_key"`
+	ManifestVersion int64  `json:"manifest_version"` // the server's current version for this display
+}
+
+// Pairing tells an unknown player the code to show on its screen.
+type Pairing struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Paired tells the player an operator claimed its code. The player pins
+// ServerKey from now on.
+type Paired struct {
+	DisplayID string `json:"display_id"`
+	Name      string `json:"name"`
+	Token     string `json:"token"`
+	ServerKey []byte `json:"server_key"`
+}
+
+// Check validates a paired body.
+func (p Paired) Check() error {
+	if p.DisplayID == "" {
+		return errors.New("display_id is required")
+	}
+	if len(p.ServerKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("server_key must be %d bytes", ed25519.PublicKeySize)
+	}
+	return nil
+}
+
+// FileList reports what the player's cache holds for its current manifest.
+type FileList struct {
+	ManifestVersion int64    `json:"manifest_version"`
+	Have            []string `json:"have"`    // sha256 of verified files
+	Missing         []string `json:"missing"` // sha256 still to download
+}
+
+// NowPlaying describes the item on screen.
+type NowPlaying struct {
+	ItemID    string    `json:"item_id"`
+	MediaID   string    `json:"media_id"`
+	SHA256    string    `json:"sha256"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// CacheStats summarises the player's content cache.
+type CacheStats struct {
+	Files   int   `json:"files"`
+	Bytes   int64 `json:"bytes"`
+	Missing int   `json:"missing"`
+}
+
+// Player states reported in heartbeats.
+const (
+	StatePairing = "pairing" // showing a pairing code
+	StateWaiting = "waiting" // paired, nothing playable yet
+	StatePlaying = "playing"
+	StateOff     = "off" // screen blanked (outside operating hours)
+)
+
+// Heartbeat is sent by the player periodically (default every 15 s).
+type Heartbeat struct {
+	ManifestVersion   int64       `json:"manifest_version"`
+	State             string      `json:"state"`
+	NowPlaying        *NowPlaying `json:"now_playing,omitempty"`
+	Cache             CacheStats  `json:"cache"`
+	RendererConnected bool        `json:"renderer_connected"`
+	UptimeS           int64       `json:"uptime_s"`
+	PlayerTime        time.Time   `json:"player_time"`
+}
+
+// Ack acknowledges the message whose id is Ref.
+type Ack struct {
+	Ref             string `json:"ref"`
+	ManifestVersion int64  `json:"manifest_version,omitempty"` // for manifest acks: the version applied
+}
+
+// ErrorBody refuses the message whose id is Ref (empty if it had none).
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Ref     string `json:"ref,omitempty"`
+}
+
+// Incident kinds.
+const (
+	IncidentBadSignature = "bad_signature" // a manifest failed verification
+	IncidentHashMismatch = "hash_mismatch" // a file's SHA-256 differed from the manifest
+)
+
+// Incident reports a security incident the player detected and stopped.
+type Incident struct {
+	Kind            string `json:"kind"`
+	Message         string `json:"message"`
+	ManifestVersion int64  `json:"manifest_version,omitempty"`
+	SHA256          string `json:"sha256,omitempty"`
+}
