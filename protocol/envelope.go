@@ -57,6 +57,9 @@ var (
 	ErrFrameTooLarge = errors.New("protocol: frame exceeds 1 MiB")
 	ErrMalformed     = errors.New("protocol: malformed frame")
 	ErrUnknownType   = errors.New("protocol: unknown message type")
+	// ErrUnsupportedVersion: a hello asks for a protocol version this side
+	// does not speak.
+	ErrUnsupportedVersion = errors.New("protocol: unsupported protocol version")
 )
 
 // Error codes carried in ErrorBody.Code.
@@ -148,7 +151,7 @@ func (e Envelope) DecodeBody(v any) error {
 	}
 	if c, ok := v.(interface{ Check() error }); ok {
 		if err := c.Check(); err != nil {
-			return fmt.Errorf("%w: %s body: %v", ErrMalformed, e.Type, err)
+			return fmt.Errorf("%w: %s body: %w", ErrMalformed, e.Type, err)
 		}
 	}
 	return nil
@@ -161,6 +164,10 @@ func ErrorFor(err error, ref string) ErrorBody {
 		return ErrorBody{Code: CodeTooLarge, Message: "frame exceeds 1 MiB", Ref: ref}
 	case errors.Is(err, ErrUnknownType):
 		return ErrorBody{Code: CodeUnknownType, Message: err.Error(), Ref: ref}
+	case errors.Is(err, ErrUnsupportedVersion):
+		return ErrorBody{Code: CodeBadVersion, Message: err.Error(), Ref: ref}
+	case errors.Is(err, ErrBadSignature):
+		return ErrorBody{Code: CodeBadSignature, Message: err.Error(), Ref: ref}
 	default:
 		return ErrorBody{Code: CodeMalformed, Message: err.Error(), Ref: ref}
 	}

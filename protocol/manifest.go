@@ -144,8 +144,8 @@ func VerifyManifest(pub ed25519.PublicKey, s SignedManifest) (Manifest, error) {
 	if err := s.Check(); err != nil {
 		return Manifest{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	if len(pub) != ed25519.PublicKeySize {
-		return Manifest{}, fmt.Errorf("%w: no pinned server key", ErrBadSignature)
+	if err := CheckPublicKey(pub); err != nil {
+		return Manifest{}, fmt.Errorf("%w: pinned server key: %v", ErrBadSignature, err)
 	}
 	if !ed25519.Verify(pub, append([]byte(manifestContext), s.Payload...), s.Signature) {
 		return Manifest{}, ErrBadSignature
@@ -176,7 +176,7 @@ func SignAuth(priv ed25519.PrivateKey, nonce []byte) Auth {
 
 // VerifyAuth checks a player's answer to a challenge.
 func VerifyAuth(playerKey ed25519.PublicKey, nonce []byte, a Auth) error {
-	if len(playerKey) != ed25519.PublicKeySize || len(a.Signature) != ed25519.SignatureSize {
+	if CheckPublicKey(playerKey) != nil || len(a.Signature) != ed25519.SignatureSize {
 		return ErrBadSignature
 	}
 	if !ed25519.Verify(playerKey, AuthMessage(nonce, playerKey), a.Signature) {

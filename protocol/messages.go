@@ -19,12 +19,9 @@ type Hello struct {
 // Check validates a hello.
 func (h Hello) Check() error {
 	if h.ProtocolVersion != Version {
-		return fmt.Errorf("protocol_version %d not supported (want %d)", h.ProtocolVersion, Version)
+		return fmt.Errorf("%w: protocol_version %d (this side speaks %d)", ErrUnsupportedVersion, h.ProtocolVersion, Version)
 	}
-	if len(h.PublicKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("public_key must be %d bytes", ed25519.PublicKeySize)
-	}
-	return nil
+	return checkKey("public_key", h.PublicKey)
 }
 
 // Challenge is the server's answer to hello.
@@ -39,10 +36,7 @@ func (c Challenge) Check() error {
 	if len(c.Nonce) < 16 {
 		return errors.New("nonce must be at least 16 bytes")
 	}
-	if len(c.ServerKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("server_key must be %d bytes", ed25519.PublicKeySize)
-	}
-	return nil
+	return checkKey("server_key", c.ServerKey)
 }
 
 // Auth carries the player's signature over AuthMessage(nonce, public key).
@@ -87,10 +81,7 @@ func (p Paired) Check() error {
 	if p.DisplayID == "" {
 		return errors.New("display_id is required")
 	}
-	if len(p.ServerKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("server_key must be %d bytes", ed25519.PublicKeySize)
-	}
-	return nil
+	return checkKey("server_key", p.ServerKey)
 }
 
 // FileList reports what the player's cache holds for its current manifest.

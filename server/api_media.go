@@ -1,0 +1,241 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"beacon/media"
+	"beacon/protocol"
+	"beacon/server/store"
+)
+
+type renditionView struct {
+	Profile string `json:"profile"`
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size"`
+	URL     string `json:"url"`
+}
+
+type mediaView struct {
+	ID          string          `json:"id"`
+	Filename    string          `json:"filename"`
+	Kind        string          `json:"kind"`
+	ContentType string          `json:"content_type"`
+	Size        int64           `json:"size"`
+	Width       int             `json:"width"`
+	Height      int             `json:"height"`
+	SHA256      string          `json:"sha256"`
+	Status      string          `json:"status"`
+	Error       string          `json:"error,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	Renditions  []renditionView `json:"renditions"`
+}
+
+func (s *Server) mediaView(m store.Media, rends []store.Rendition) mediaView {
+	v := mediaView{ID: m.ID, Filename: m.Filename, Kind: m.Kind, ContentType: m.ContentType, Size: m.Size, Width: m.Width, Height: m.Height,
+		SHA256: m.SHA256, Status: m.Status, Error: m.Error, CreatedAt: m.CreatedAt, Renditions: []renditionView{}}
+	for _, r := range rends {
+		v.Renditions = append(v.Renditions, renditionView{Profile: r.Profile, Width: r.Width, Height: r.Height, SHA256: r.SHA256, Size: r.Size, URL: "/api/v1/files/" + r.SHA256})
+	}
+	return v
+}
+
+var imageTypes = map[string]string{
+	"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "bmp": "image/bmp", "tiff": "image/tiff",
+}
+
+// uploadMedia streams the multipart field "file" to the content-addressed
+// store (never holding it in memory), checks what it is, and queues its
+// renditions. Re-uploading the same bytes returns the same item.
+func (s *Server) uploadMedia(c *fiber.Ctx) error {
+	_, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || params["boundary"] == "" {
+		return fail(fiber.StatusBadRequest, "bad_upload", "send the file as multipart/form-data in a field named \"file\"")
+	}
+	body := c.Context().RequestBodyStream()
+	if body == nil {
+		body = bytes.NewReader(c.Body())
+	}
+	mr := multipart.NewReader(body, params["boundary"])
+	var blob media.Blob
+	var filename string
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			s.m.uploads.WithLabelValues("bad_request").Inc()
+			return fail(fiber.StatusBadRequest, "bad_upload", "malformed multipart body: "+err.Error())
+		}
+		if part.FormName() != "file" {
+			_, _ = io.Copy(io.Discard, io.LimitReader(part, 1<<20))
+			continue
+		}
+		filename = filepath.Base(strings.ReplaceAll(part.FileName(), "\\", "/"))
+		blob, err = s.blobs.Put(part, s.cfg.MaxUploadBytes)
+		if err != nil {
+			// The client may still be sending: do not read the rest as a
+			// next request on this connection.
+			c.Context().SetConnectionClose()
+		}
+		if errors.Is(err, media.ErrTooLarge) {
+			s.m.uploads.WithLabelValues("too_large").Inc()
+			return fail(fiber.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("file exceeds the upload limit of %d bytes", s.cfg.MaxUploadBytes))
+		}
+		if err != nil {
+			s.m.uploads.WithLabelValues("error").Inc()
+			return fail(fiber.StatusBadRequest, "bad_upload", "upload interrupted: "+err.Error())
+		}
+		break
+	}
+	if blob.SHA256 == "" {
+		return fail(fiber.StatusBadRequest, "bad_upload", "no field named \"file\" in the upload")
+	}
+	if filename == "" || filename == "." || filename == "/" {
+		filename = blob.SHA256[:12]
+	}
+	ctx, cancel := s.timeout()
+	defer cancel()
+	info, err := media.CheckImage(s.blobs.Path(blob.SHA256), s.cfg.ImageLimits)
+	if err != nil {
+		s.dropUnreferenced(blob.SHA256)
+		s.m.uploads.WithLabelValues("rejected").Inc()
+		switch {
+		case errors.Is(err, media.ErrNotImage):
+			return fail(fiber.StatusUnsupportedMediaType, "unsupported_media", filename+": "+err.Error())
+		case errors.Is(err, media.ErrTooManyPixels):
+			return fail(fiber.StatusUnprocessableEntity, "image_too_large", filename+": "+err.Error())
+		default:
+			return fail(fiber.StatusUnprocessableEntity, "corrupt_media", filename+": "+err.Error())
+		}
+	}
+	w, h := info.DisplaySize()
+	m, created, err := s.store.CreateMedia(ctx, store.Media{OrgID: who(c).OrgID, SHA256: blob.SHA256, Filename: filename,
+		ContentType: imageTypes[info.Format], Kind: "image", Size: blob.Size, Width: w, Height: h, Status: store.MediaProcessing})
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+		s.m.uploads.WithLabelValues("created").Inc()
+		s.work.kick(m.OrgID)
+	} else {
+		s.m.uploads.WithLabelValues("duplicate").Inc()
+	}
+	rends, err := s.store.Renditions(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(s.mediaView(m, rends))
+}
+
+// dropUnreferenced removes a blob that no media item refers to (a refused upload).
+func (s *Server) dropUnreferenced(sha string) {
+	ctx, cancel := s.timeout()
+	defer cancel()
+	orgs, err := s.store.Orgs(ctx)
+	if err != nil {
+		return
+	}
+	for _, o := range orgs {
+		list, err := s.store.MediaList(ctx, o.ID)
+		if err != nil {
+			return
+		}
+		for _, m := range list {
+			if m.SHA256 == sha {
+				return
+			}
+		}
+	}
+	_ = s.blobs.Remove(sha)
+}
+
+func (s *Server) listMedia(c *fiber.Ctx) error {
+	ctx, cancel := s.timeout()
+	defer cancel()
+	list, err := s.store.MediaList(ctx, who(c).OrgID)
+	if err != nil {
+		return err
+	}
+	out := make([]mediaView, 0, len(list))
+	for _, m := range list {
+		rends, err := s.store.Renditions(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		out = append(out, s.mediaView(m, rends))
+	}
+	return c.JSON(fiber.Map{"media": out})
+}
+
+func (s *Server) getMedia(c *fiber.Ctx) error {
+	ctx, cancel := s.timeout()
+	defer cancel()
+	m, err := s.store.Media(ctx, who(c).OrgID, c.Params("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(fiber.StatusNotFound, "not_found", "no such media item")
+	}
+	if err != nil {
+		return err
+	}
+	rends, err := s.store.Renditions(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.mediaView(m, rends))
+}
+
+// sendBlob serves a content-addressed file with Range support; the ETag is
+// its SHA-256.
+func (s *Server) sendBlob(c *fiber.Ctx, sha, contentType string) error {
+	if !s.blobs.Has(sha) {
+		return fail(fiber.StatusNotFound, "not_found", "no such file")
+	}
+	c.Set(fiber.HeaderETag, `"`+sha+`"`)
+	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
+	if err := c.SendFile(s.blobs.Path(sha)); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, contentType)
+	return nil
+}
+
+// playerFile serves a file to a player; only files of its own
+// organisation's media are served.
+func (s *Server) playerFile(c *fiber.Ctx) error {
+	d := c.Locals("display").(store.Display)
+	return s.serveOrgFile(c, d.OrgID)
+}
+
+func (s *Server) apiFile(c *fiber.Ctx) error { return s.serveOrgFile(c, who(c).OrgID) }
+
+func (s *Server) serveOrgFile(c *fiber.Ctx, orgID string) error {
+	sha := c.Params("sha")
+	if !protocol.ValidSHA256(sha) {
+		return fail(fiber.StatusNotFound, "not_found", "no such file")
+	}
+	ctx, cancel := s.timeout()
+	defer cancel()
+	ct, ok, err := s.store.OrgHasFile(ctx, orgID, sha)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fail(fiber.StatusNotFound, "not_found", "no such file")
+	}
+	return s.sendBlob(c, sha, ct)
+}

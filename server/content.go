@@ -1,0 +1,266 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"beacon/media"
+	"beacon/protocol"
+	"beacon/server/store"
+)
+
+// workQueue coalesces "this organisation needs renditions and manifests
+// looked at" requests: many kicks while busy become one pass.
+type workQueue struct {
+	mu      sync.Mutex
+	pending map[string]bool
+	wake    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+func newWorkQueue() *workQueue {
+	return &workQueue{pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (q *workQueue) kick(orgID string) {
+	q.mu.Lock()
+	q.pending[orgID] = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *workQueue) take() (string, bool) {
+	for {
+		q.mu.Lock()
+		for id := range q.pending {
+			delete(q.pending, id)
+			q.mu.Unlock()
+			return id, true
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.wake:
+		case <-q.done:
+			return "", false
+		}
+	}
+}
+
+func (q *workQueue) close() { q.once.Do(func() { close(q.done) }) }
+
+// renditionWorker makes every missing rendition of an organisation, then
+// recompiles its manifests.
+func (s *Server) renditionWorker() {
+	for {
+		orgID, ok := s.work.take()
+		if !ok {
+			return
+		}
+		if err := s.renderOrg(orgID); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("renditions", "org", orgID, "err", err)
+		}
+		if err := s.refreshOrg(orgID); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("manifests", "org", orgID, "err", err)
+		}
+	}
+}
+
+func displayProfile(d store.Display) (media.Profile, error) {
+	fit, err := media.ParseFit(d.Fit)
+	if err != nil {
+		return media.Profile{}, err
+	}
+	bg, err := media.ParseColor(d.Background)
+	if err != nil {
+		return media.Profile{}, err
+	}
+	return media.Profile{Width: d.Width, Height: d.Height, Fit: fit, Background: bg}, nil
+}
+
+func (s *Server) renderOrg(orgID string) error {
+	ctx := s.bg
+	displays, err := s.store.Displays(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	profiles := map[string]media.Profile{}
+	for _, d := range displays {
+		p, err := displayProfile(d)
+		if err != nil {
+			s.log.Warn("display has an invalid profile", "display", d.ID, "err", err)
+			continue
+		}
+		profiles[p.Name()] = p
+	}
+	items, err := s.store.MediaList(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	for _, m := range items {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if m.Kind != "image" || m.Status == store.MediaFailed {
+			continue
+		}
+		have, err := s.store.Renditions(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		done := map[string]bool{}
+		for _, r := range have {
+			if s.blobs.Has(r.SHA256) {
+				done[r.Profile] = true
+			}
+		}
+		var need []media.Profile
+		for name, p := range profiles {
+			if !done[name] {
+				need = append(need, p)
+			}
+		}
+		sort.Slice(need, func(i, j int) bool { return need[i].Name() < need[j].Name() })
+		if len(need) == 0 {
+			if m.Status != store.MediaReady {
+				_ = s.store.SetMediaStatus(ctx, m.ID, store.MediaReady, "")
+			}
+			continue
+		}
+		start := time.Now()
+		out, err := media.RenderImage(s.blobs.Path(m.SHA256), need, s.cfg.ImageLimits)
+		if err != nil {
+			s.log.Warn("image rendition failed", "media", m.ID, "err", err)
+			_ = s.store.SetMediaStatus(ctx, m.ID, store.MediaFailed, err.Error())
+			continue
+		}
+		s.m.renditions.Observe(time.Since(start).Seconds())
+		for _, r := range out {
+			b, err := s.blobs.PutBytes(r.Data)
+			if err != nil {
+				return fmt.Errorf("store rendition: %w", err)
+			}
+			if err := s.store.PutRendition(ctx, store.Rendition{MediaID: m.ID, Profile: r.Profile.Name(), Width: r.Width, Height: r.Height, SHA256: b.SHA256, Size: b.Size, ContentType: r.ContentType}); err != nil {
+				return err
+			}
+		}
+		_ = s.store.SetMediaStatus(ctx, m.ID, store.MediaReady, "")
+		s.log.Info("renditions ready", "media", m.ID, "profiles", len(out), "ms", time.Since(start).Milliseconds())
+	}
+	return nil
+}
+
+// refreshOrg recompiles the manifest of every display of an organisation.
+func (s *Server) refreshOrg(orgID string) error {
+	displays, err := s.store.Displays(s.bg, orgID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range displays {
+		if err := s.refreshDisplay(d.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// refreshDisplay compiles a display's manifest and, if what it should play
+// changed, stores it under the next version, signs it and pushes it.
+func (s *Server) refreshDisplay(displayID string) error {
+	s.compMu.Lock()
+	defer s.compMu.Unlock()
+	ctx, cancel := s.timeout()
+	defer cancel()
+	d, err := s.store.DisplayByID(ctx, displayID)
+	if err != nil {
+		return err
+	}
+	m, err := s.compile(ctx, d)
+	if err != nil {
+		return fmt.Errorf("compile manifest for %s: %w", d.ID, err)
+	}
+	body, _ := json.Marshal(m)
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	if hash == d.ManifestHash {
+		return nil
+	}
+	m.Version = d.ManifestVersion + 1
+	m.IssuedAt = time.Now().UTC()
+	signed, err := protocol.SignManifest(s.key, m)
+	if err != nil {
+		return err
+	}
+	sm := store.SignedManifest{Version: m.Version, Hash: hash, Payload: signed.Payload, Signature: signed.Signature}
+	ok, err := s.store.SaveManifest(ctx, d.ID, sm)
+	if err != nil || !ok {
+		return err
+	}
+	s.log.Info("manifest compiled", "display", d.ID, "version", m.Version, "items", len(m.Playlist.Items))
+	s.hub.Push(d.ID, sm)
+	return nil
+}
+
+// compile builds the manifest (without version and time) for a display:
+// its current schedule's playlist, with the rendition made for its panel.
+// Items whose rendition is not ready yet are left out until it is.
+func (s *Server) compile(ctx context.Context, d store.Display) (protocol.Manifest, error) {
+	prof, err := displayProfile(d)
+	if err != nil {
+		return protocol.Manifest{}, err
+	}
+	m := protocol.Manifest{
+		DisplayID: d.ID,
+		Display:   protocol.DisplaySpec{Width: d.Width, Height: d.Height, Fit: d.Fit, Background: d.Background},
+		Timezone:  DefaultTimezone,
+		Files:     []protocol.File{},
+		Playlist:  protocol.Playlist{Items: []protocol.Item{}},
+	}
+	sc, err := s.store.CurrentSchedule(ctx, d.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return m, nil
+	}
+	if err != nil {
+		return m, err
+	}
+	pl, err := s.store.Playlist(ctx, d.OrgID, sc.PlaylistID)
+	if err != nil {
+		return m, err
+	}
+	m.Playlist.ID, m.Playlist.Name = pl.ID, pl.Name
+	listed := map[string]bool{}
+	for i, it := range pl.Items {
+		med, err := s.store.Media(ctx, d.OrgID, it.MediaID)
+		if err != nil {
+			continue
+		}
+		rends, err := s.store.Renditions(ctx, med.ID)
+		if err != nil {
+			return m, err
+		}
+		for _, r := range rends {
+			if r.Profile != prof.Name() || !s.blobs.Has(r.SHA256) {
+				continue
+			}
+			m.Playlist.Items = append(m.Playlist.Items, protocol.Item{
+				ID: fmt.Sprintf("%s.%d", pl.ID, i), MediaID: med.ID, Kind: med.Kind, SHA256: r.SHA256, DurationS: it.DurationS,
+			})
+			if !listed[r.SHA256] {
+				listed[r.SHA256] = true
+				m.Files = append(m.Files, protocol.File{SHA256: r.SHA256, Size: r.Size, URL: filesPath + r.SHA256, Profile: r.Profile, ContentType: r.ContentType})
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,319 @@
+package server_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"beacon/protocol"
+	"beacon/server/servertest"
+)
+
+// rawPlayer speaks protocol v1 by hand, frame by frame.
+type rawPlayer struct {
+	t    *testing.T
+	conn *websocket.Conn
+	priv ed25519.PrivateKey
+}
+
+func dialRaw(t *testing.T, s *servertest.Server, priv ed25519.PrivateKey) *rawPlayer {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{protocol.Subprotocol}, HandshakeTimeout: 5 * time.Second}
+	conn, resp, err := d.Dial("ws://"+s.Addr+protocol.WSPath, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	if resp.Header.Get("Sec-WebSocket-Protocol") != protocol.Subprotocol {
+		t.Fatalf("server did not select %s", protocol.Subprotocol)
+	}
+	if priv == nil {
+		_, priv, _ = ed25519.GenerateKey(rand.Reader)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &rawPlayer{t: t, conn: conn, priv: priv}
+}
+
+func (p *rawPlayer) send(typ string, body any) string {
+	p.t.Helper()
+	env, err := protocol.New(typ, body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	b, _ := protocol.Marshal(env)
+	if err := p.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		p.t.Fatal(err)
+	}
+	return env.ID
+}
+
+func (p *rawPlayer) sendRaw(b []byte) error { return p.conn.WriteMessage(websocket.TextMessage, b) }
+
+// expect reads frames until one of type typ arrives (heartbeats etc. skipped).
+func (p *rawPlayer) expect(typ string, body any) protocol.Envelope {
+	p.t.Helper()
+	for {
+		_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, frame, err := p.conn.ReadMessage()
+		if err != nil {
+			p.t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		env, err := protocol.Decode(frame)
+		if err != nil {
+			p.t.Fatalf("server sent an undecodable frame %q: %v", frame, err)
+		}
+		if env.Type != typ {
+			if env.Type == protocol.TypeError {
+				p.t.Logf("error frame while waiting for %s: %s", typ, env.Body)
+			}
+			continue
+		}
+		if body != nil {
+			if err := env.DecodeBody(body); err != nil {
+				p.t.Fatal(err)
+			}
+		}
+		return env
+	}
+}
+
+func (p *rawPlayer) handshake(heldVersion int64) protocol.Envelope {
+	p.t.Helper()
+	p.send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 1, PublicKey: p.priv.Public().(ed25519.PublicKey), ManifestVersion: heldVersion})
+	var ch protocol.Challenge
+	p.expect(protocol.TypeChallenge, &ch)
+	p.send(protocol.TypeAuth, protocol.SignAuth(p.priv, ch.Nonce))
+	for {
+		_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, frame, err := p.conn.ReadMessage()
+		if err != nil {
+			p.t.Fatalf("after auth: %v", err)
+		}
+		env, _ := protocol.Decode(frame)
+		if env.Type == protocol.TypePairing || env.Type == protocol.TypeAuthOK {
+			return env
+		}
+	}
+}
+
+func TestWebSocketNeedsSubprotocol(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	_, resp, err := d.Dial("ws://"+s.Addr+protocol.WSPath, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("dial without subprotocol: err=%v resp=%v", err, resp)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "beacon.v1") {
+		t.Fatalf("refusal does not name the subprotocol: %s", b)
+	}
+}
+
+func TestPairingClaimAndFileDownload(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	p := dialRaw(t, s, nil)
+	env := p.handshake(0)
+	if env.Type != protocol.TypePairing {
+		t.Fatalf("unknown key got %s, want pairing", env.Type)
+	}
+	var pairing protocol.Pairing
+	_ = env.DecodeBody(&pairing)
+	if len(pairing.Code) != 6 {
+		t.Fatalf("pairing code %q", pairing.Code)
+	}
+	var disp struct{ ID string }
+	if code := s.Do("POST", "/api/v1/displays/claim", map[string]any{"code": strings.ToLower(pairing.Code), "name": "Gate 1", "width": 384, "height": 192}, &disp); code != 201 {
+		t.Fatalf("claim: %d", code)
+	}
+	var paired protocol.Paired
+	p.expect(protocol.TypePaired, &paired)
+	if paired.DisplayID != disp.ID || !strings.HasPrefix(paired.Token, "bkd_") || !s.PublicKey().Equal(ed25519.PublicKey(paired.ServerKey)) {
+		t.Fatalf("paired: %+v", paired)
+	}
+	var sm protocol.SignedManifest
+	p.expect(protocol.TypeManifest, &sm)
+	m, err := protocol.VerifyManifest(s.PublicKey(), sm)
+	if err != nil || m.DisplayID != disp.ID || m.Version != 1 || m.Display.Width != 384 {
+		t.Fatalf("first manifest: %+v %v", m, err)
+	}
+	// Claiming the same code twice fails.
+	var e servertest.APIError
+	if code := s.Do("POST", "/api/v1/displays/claim", map[string]any{"code": pairing.Code, "name": "again", "width": 384, "height": 192}, &e); code != 404 {
+		t.Fatalf("second claim: %d", code)
+	}
+
+	// Content: upload, playlist, schedule → a manifest with the 384×192 rendition.
+	var med servertest.Media
+	if code := s.Upload("sign.jpg", testJPEG(t, 1200, 900, color.RGBA{0, 80, 200, 255}), &med); code != 201 {
+		t.Fatal(code)
+	}
+	var pl struct{ ID string }
+	if code := s.Do("POST", "/api/v1/playlists", map[string]any{"name": "Loop", "items": []map[string]any{{"media_id": med.ID, "duration_s": 5}}}, &pl); code != 201 {
+		t.Fatal(code)
+	}
+	if code := s.Do("POST", "/api/v1/schedules", map[string]any{"display_id": disp.ID, "playlist_id": pl.ID}, nil); code != 201 {
+		t.Fatal(code)
+	}
+	var file protocol.File
+	for file.SHA256 == "" {
+		p.expect(protocol.TypeManifest, &sm)
+		m, err = protocol.VerifyManifest(s.PublicKey(), sm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Files) == 1 {
+			file = m.Files[0]
+		}
+	}
+	if file.Profile != "384x192-contain-000000" || m.Playlist.Items[0].DurationS != 5 {
+		t.Fatalf("manifest: %+v", m)
+	}
+
+	get := func(token, rng string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", s.URL+file.URL, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, whole := get(paired.Token, "")
+	if resp.StatusCode != 200 || int64(len(whole)) != file.Size || resp.Header.Get("ETag") != `"`+file.SHA256+`"` {
+		t.Fatalf("GET file: %d len %d etag %s", resp.StatusCode, len(whole), resp.Header.Get("ETag"))
+	}
+	resp, part := get(paired.Token, "bytes=100-")
+	if resp.StatusCode != 206 || string(part) != string(whole[100:]) {
+		t.Fatalf("Range: %d len %d", resp.StatusCode, len(part))
+	}
+	if resp, _ := get("", ""); resp.StatusCode != 401 {
+		t.Fatalf("no token: %d", resp.StatusCode)
+	}
+	if resp, _ := get(s.Token, ""); resp.StatusCode != 401 {
+		t.Fatalf("API token on player route: %d", resp.StatusCode)
+	}
+	// A display token cannot call the management API.
+	if code := s.DoToken(paired.Token, "GET", "/api/v1/displays", nil, &e); code != 403 {
+		t.Fatalf("display token on /api/v1: %d", code)
+	}
+
+	// Reconnect: the known key is authenticated and gets the manifest it lacks.
+	p.conn.Close()
+	p2 := dialRaw(t, s, p.priv)
+	env = p2.handshake(1)
+	var ok protocol.AuthOK
+	if env.Type != protocol.TypeAuthOK || env.DecodeBody(&ok) != nil || ok.DisplayID != disp.ID || ok.ManifestVersion != m.Version {
+		t.Fatalf("reconnect: %s %s", env.Type, env.Body)
+	}
+	p2.expect(protocol.TypeManifest, &sm)
+	// Heartbeat and ack show up in the display list.
+	p2.send(protocol.TypeAck, protocol.Ack{Ref: "x", ManifestVersion: m.Version})
+	p2.send(protocol.TypeHeartbeat, protocol.Heartbeat{ManifestVersion: m.Version, State: "playing",
+		NowPlaying: &protocol.NowPlaying{ItemID: m.Playlist.Items[0].ID, MediaID: med.ID, SHA256: file.SHA256, StartedAt: time.Now()}})
+	servertest.Eventually(t, 5*time.Second, "display list shows the heartbeat", func() bool {
+		var list struct {
+			Displays []struct {
+				Online       bool
+				State        string
+				AckedVersion int64                `json:"acked_manifest_version"`
+				NowPlaying   *protocol.NowPlaying `json:"now_playing"`
+			}
+		}
+		s.Do("GET", "/api/v1/displays", nil, &list)
+		d := list.Displays[0]
+		return d.Online && d.State == "playing" && d.AckedVersion == m.Version && d.NowPlaying != nil && d.NowPlaying.MediaID == med.ID
+	})
+	// An incident is recorded.
+	p2.send(protocol.TypeIncident, protocol.Incident{Kind: protocol.IncidentHashMismatch, Message: "test", SHA256: file.SHA256})
+	servertest.Eventually(t, 5*time.Second, "incident recorded", func() bool {
+		var list struct {
+			Incidents []struct {
+				Kind      string `json:"kind"`
+				DisplayID string `json:"display_id"`
+			}
+		}
+		s.Do("GET", "/api/v1/incidents", nil, &list)
+		return len(list.Incidents) == 1 && list.Incidents[0].DisplayID == disp.ID
+	})
+}
+
+func TestProtocolErrors(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+
+	t.Run("bad signature", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		p.send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 1, PublicKey: p.priv.Public().(ed25519.PublicKey)})
+		p.expect(protocol.TypeChallenge, nil)
+		_, other, _ := ed25519.GenerateKey(rand.Reader)
+		p.send(protocol.TypeAuth, protocol.SignAuth(other, make([]byte, 32)))
+		var e protocol.ErrorBody
+		p.expect(protocol.TypeError, &e)
+		if e.Code != protocol.CodeAuthFailed {
+			t.Fatalf("got %+v", e)
+		}
+	})
+	t.Run("wrong version", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		p.send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 2, PublicKey: p.priv.Public().(ed25519.PublicKey)})
+		var e protocol.ErrorBody
+		p.expect(protocol.TypeError, &e)
+		if e.Code != protocol.CodeBadVersion {
+			t.Fatalf("got %+v", e)
+		}
+	})
+	t.Run("unknown type, garbage, oversized", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		if env := p.handshake(0); env.Type != protocol.TypePairing {
+			t.Fatal(env.Type)
+		}
+		id := p.send("telepathy", map[string]int{"x": 1})
+		var e protocol.ErrorBody
+		p.expect(protocol.TypeError, &e)
+		if e.Code != protocol.CodeUnknownType || e.Ref != id {
+			t.Fatalf("unknown type: %+v", e)
+		}
+		_ = p.sendRaw([]byte("{{{ not json"))
+		p.expect(protocol.TypeError, &e)
+		if e.Code != protocol.CodeMalformed {
+			t.Fatalf("garbage: %+v", e)
+		}
+		// Still connected: a heartbeat is accepted silently, then an unknown type answered.
+		p.send(protocol.TypeHeartbeat, protocol.Heartbeat{State: "pairing"})
+		p.send("nope", nil)
+		p.expect(protocol.TypeError, &e)
+		// Over 1 MiB: the server closes the connection.
+		big := fmt.Sprintf(`{"type":"heartbeat","id":"1","ts":"2026-01-01T00:00:00Z","body":{"state":"%s"}}`, strings.Repeat("x", protocol.MaxFrameSize))
+		_ = p.sendRaw([]byte(big))
+		_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			if _, _, err := p.conn.ReadMessage(); err != nil {
+				if ce, ok := err.(*websocket.CloseError); ok && ce.Code != websocket.CloseMessageTooBig {
+					t.Fatalf("closed with %d, want 1009", ce.Code)
+				}
+				break
+			}
+		}
+		// And the server still serves others.
+		p2 := dialRaw(t, s, nil)
+		if env := p2.handshake(0); env.Type != protocol.TypePairing {
+			t.Fatal(env.Type)
+		}
+	})
+}
+
+var _ = json.Marshal

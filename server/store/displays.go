@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Display is a paired screen.
+type Display struct {
+	ID              string
+	OrgID           string
+	Name            string
+	PublicKey       []byte
+	Width, Height   int
+	Fit             string
+	Background      string
+	ManifestVersion int64
+	ManifestHash    string
+	AckedVersion    int64
+	State           string
+	NowPlaying      string // JSON of protocol.NowPlaying, "" if nothing
+	LastSeenAt      time.Time
+	CreatedAt       time.Time
+}
+
+const displayCols = `id, org_id, name, public_key, width, height, fit, background, manifest_version, manifest_hash, acked_version, state, now_playing, last_seen_at, created_at`
+
+func scanDisplay(sc interface{ Scan(...any) error }) (Display, error) {
+	var d Display
+	var seen, created sql.NullString
+	err := sc.Scan(&d.ID, &d.OrgID, &d.Name, &d.PublicKey, &d.Width, &d.Height, &d.Fit, &d.Background,
+		&d.ManifestVersion, &d.ManifestHash, &d.AckedVersion, &d.State, &d.NowPlaying, &seen, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Display{}, ErrNotFound
+	}
+	if err != nil {
+		return Display{}, err
+	}
+	d.LastSeenAt, d.CreatedAt = parseTS(seen), parseTS(created)
+	return d, nil
+}
+
+// CreateDisplay registers a paired display.
+func (s *Store) CreateDisplay(ctx context.Context, d Display) (Display, error) {
+	d.ID = NewID("dsp")
+	d.CreatedAt = s.now()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO displays (id, org_id, name, public_key, width, height, fit, background, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.OrgID, d.Name, d.PublicKey, d.Width, d.Height, d.Fit, d.Background, ts(d.CreatedAt))
+	if isUnique(err) {
+		return Display{}, fmt.Errorf("a display with this player key: %w", ErrConflict)
+	}
+	if err != nil {
+		return Display{}, fmt.Errorf("store: create display: %w", err)
+	}
+	return d, nil
+}
+
+// Display returns one display of an organisation.
+func (s *Store) Display(ctx context.Context, orgID, id string) (Display, error) {
+	return scanDisplay(s.db.QueryRowContext(ctx, `SELECT `+displayCols+` FROM displays WHERE org_id = ? AND id = ?`, orgID, id))
+}
+
+// DisplayByID returns a display whatever its organisation (player sessions).
+func (s *Store) DisplayByID(ctx context.Context, id string) (Display, error) {
+	return scanDisplay(s.db.QueryRowContext(ctx, `SELECT `+displayCols+` FROM displays WHERE id = ?`, id))
+}
+
+// DisplayByKey finds the display a player key belongs to.
+func (s *Store) DisplayByKey(ctx context.Context, pub []byte) (Display, error) {
+	return scanDisplay(s.db.QueryRowContext(ctx, `SELECT `+displayCols+` FROM displays WHERE public_key = ?`, pub))
+}
+
+// Displays lists an organisation's displays by name.
+func (s *Store) Displays(ctx context.Context, orgID string) ([]Display, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+displayCols+` FROM displays WHERE org_id = ? ORDER BY name, id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list displays: %w", err)
+	}
+	defer rows.Close()
+	var out []Display
+	for rows.Next() {
+		d, err := scanDisplay(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// SignedManifest is the last manifest compiled for a display.
+type SignedManifest struct {
+	Version   int64
+	Hash      string
+	Payload   []byte
+	Signature []byte
+}
+
+// DisplayManifest returns the display's stored manifest (Version 0 if none).
+func (s *Store) DisplayManifest(ctx context.Context, id string) (SignedManifest, error) {
+	var m SignedManifest
+	err := s.db.QueryRowContext(ctx, `SELECT manifest_version, manifest_hash, manifest_payload, manifest_signature FROM displays WHERE id = ?`, id).
+		Scan(&m.Version, &m.Hash, &m.Payload, &m.Signature)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	return m, err
+}
+
+// SaveManifest stores a newly compiled manifest if its version is the next
+// one; it reports false if another writer got there first.
+func (s *Store) SaveManifest(ctx context.Context, id string, m SignedManifest) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE displays SET manifest_version = ?, manifest_hash = ?, manifest_payload = ?, manifest_signature = ? WHERE id = ? AND manifest_version = ?`,
+		m.Version, m.Hash, m.Payload, m.Signature, id, m.Version-1)
+	if err != nil {
+		return false, fmt.Errorf("store: save manifest: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// DisplayStatus is what a player reports about itself.
+type DisplayStatus struct {
+	State        string
+	NowPlaying   string
+	AckedVersion int64 // 0 leaves it unchanged
+	SeenAt       time.Time
+}
+
+// UpdateDisplayStatus records a heartbeat or an ack.
+func (s *Store) UpdateDisplayStatus(ctx context.Context, id string, st DisplayStatus) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE displays SET
+		state = CASE WHEN ? = '' THEN state ELSE ? END,
+		now_playing = CASE WHEN ? = '' THEN now_playing ELSE ? END,
+		acked_version = MAX(acked_version, ?),
+		last_seen_at = ?
+		WHERE id = ?`, st.State, st.State, st.NowPlaying, st.NowPlaying, st.AckedVersion, ts(st.SeenAt), id)
+	if err != nil {
+		return fmt.Errorf("store: update display status: %w", err)
+	}
+	return nil
+}
+
+// CreateDisplayToken stores the hash of a player session token.
+func (s *Store) CreateDisplayToken(ctx context.Context, displayID, hash string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO display_tokens (hash, display_id, created_at) VALUES (?, ?, ?)`, hash, displayID, ts(s.now()))
+	if err != nil {
+		return fmt.Errorf("store: create display token: %w", err)
+	}
+	return nil
+}
+
+// DisplayByToken finds the display a player session token belongs to.
+func (s *Store) DisplayByToken(ctx context.Context, hash string) (Display, error) {
+	return scanDisplay(s.db.QueryRowContext(ctx, `SELECT `+"d."+strings.ReplaceAll(displayCols, ", ", ", d.")+` FROM displays d JOIN display_tokens t ON t.display_id = d.id WHERE t.hash = ?`, hash))
+}
+
+// PruneDisplayTokens removes session tokens older than maxAge.
+func (s *Store) PruneDisplayTokens(ctx context.Context, maxAge time.Duration) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM display_tokens WHERE created_at < ?`, ts(s.now().Add(-maxAge)))
+	return err
+}
+
+// Incident is a security incident reported by a player.
+type Incident struct {
+	ID              string
+	OrgID           string
+	DisplayID       string
+	Kind            string
+	Message         string
+	SHA256          string
+	ManifestVersion int64
+	CreatedAt       time.Time
+}
+
+// CreateIncident records an incident.
+func (s *Store) CreateIncident(ctx context.Context, in Incident) (Incident, error) {
+	in.ID = NewID("inc")
+	in.CreatedAt = s.now()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO incidents (id, org_id, display_id, kind, message, sha256, manifest_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.ID, in.OrgID, in.DisplayID, in.Kind, in.Message, in.SHA256, in.ManifestVersion, ts(in.CreatedAt))
+	if err != nil {
+		return Incident{}, fmt.Errorf("store: create incident: %w", err)
+	}
+	return in, nil
+}
+
+// Incidents lists an organisation's incidents, newest first.
+func (s *Store) Incidents(ctx context.Context, orgID string, limit int) ([]Incident, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, org_id, display_id, kind, message, sha256, manifest_version, created_at FROM incidents WHERE org_id = ? ORDER BY created_at DESC LIMIT ?`, orgID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []Incident
+	for rows.Next() {
+		var in Incident
+		var created sql.NullString
+		if err := rows.Scan(&in.ID, &in.OrgID, &in.DisplayID, &in.Kind, &in.Message, &in.SHA256, &in.ManifestVersion, &created); err != nil {
+			return nil, err
+		}
+		in.CreatedAt = parseTS(created)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
