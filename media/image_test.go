@@ -742,3 +742,28 @@ func FuzzProbeImage(f *testing.F) {
 		}
 	})
 }
+
+// TestRenderConcurrent runs several renders at once (the semaphore queues
+// them); run with -race.
+func TestRenderConcurrent(t *testing.T) {
+	p := writeFile(t, "a.jpg", encode(t, "jpeg", pattern(300, 200)))
+	want, err := RenderImage(p, []Profile{{Width: 120, Height: 80}, {Width: 40, Height: 40, Fit: FitCover}}, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			rs, err := RenderImage(p, []Profile{{Width: 120, Height: 80}, {Width: 40, Height: 40, Fit: FitCover}}, DefaultLimits)
+			if err == nil && (!bytes.Equal(rs[0].Data, want[0].Data) || !bytes.Equal(rs[1].Data, want[1].Data)) {
+				err = errors.New("renditions differ between runs")
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

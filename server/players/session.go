@@ -37,9 +37,14 @@ func newSession(h *Hub, c *websocket.Conn) *session {
 	return &session{hub: h, conn: c, send: make(chan []byte, sendQueue), done: make(chan struct{})}
 }
 
+// close ends the session from any goroutine. On fasthttp, Close on a
+// hijacked connection does nothing (the connection closes when the handler
+// returns), so the reader is woken with a past deadline instead.
 func (s *session) close() {
 	s.once.Do(func() {
 		close(s.done)
+		_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
+		_ = s.conn.SetReadDeadline(time.Now())
 		_ = s.conn.Close()
 	})
 }
@@ -137,6 +142,13 @@ func (s *session) sendManifest(m store.SignedManifest) {
 func (s *session) read(timeout time.Duration) (protocol.Envelope, error) {
 	for {
 		_ = s.conn.SetReadDeadline(time.Now().Add(timeout))
+		// Checked after setting the deadline, so a concurrent close (which
+		// sets a past deadline after closing done) always wins.
+		select {
+		case <-s.done:
+			return protocol.Envelope{}, errClosed
+		default:
+		}
 		mt, frame, err := s.conn.ReadMessage()
 		if err != nil {
 			return protocol.Envelope{}, err
@@ -154,7 +166,10 @@ func (s *session) read(timeout time.Duration) (protocol.Envelope, error) {
 	}
 }
 
-var errHandshake = errors.New("handshake refused")
+var (
+	errHandshake = errors.New("handshake refused")
+	errClosed    = errors.New("session closed")
+)
 
 func (s *session) handshake() error {
 	env, err := s.read(handshakeTimeout)
@@ -262,7 +277,12 @@ func (s *session) info() Info {
 
 func (s *session) readLoop() {
 	s.conn.SetPongHandler(func(string) error {
-		return s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		select {
+		case <-s.done:
+			return errClosed
+		default:
+			return s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		}
 	})
 	for {
 		env, err := s.read(readTimeout)
