@@ -1,0 +1,250 @@
+package player
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"beacon/player/cache"
+	"beacon/protocol"
+)
+
+//go:embed web/index.html web/renderer.js web/renderer.css
+var webFS embed.FS
+
+// contentSecurityPolicy keeps the renderer page to its own origin.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+func (p *Player) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", asset("web/index.html", "text/html; charset=utf-8"))
+	mux.HandleFunc("GET /renderer.js", asset("web/renderer.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /renderer.css", asset("web/renderer.css", "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /renderer/ws", p.hub.serveWS)
+	mux.HandleFunc("GET /content/{sha}", p.serveContent)
+	mux.HandleFunc("GET /status", p.serveStatus)
+	return mux
+}
+
+func asset(name, contentType string) http.HandlerFunc {
+	data, err := webFS.ReadFile(name)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	}
+}
+
+func (p *Player) serveStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(p.Status())
+}
+
+// serveContent serves a cached file only after re-hashing it. A corrupt
+// file is removed (and re-downloaded when the server is reachable).
+func (p *Player) serveContent(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha")
+	if !protocol.ValidSHA256(sha) {
+		http.NotFound(w, r)
+		return
+	}
+	data, err := p.cache.Verified(sha)
+	if err != nil {
+		if errors.Is(err, cache.ErrCorrupt) {
+			p.log.Error("cached file corrupt; removed and not served", "sha256", sha)
+			p.kickDownloads()
+		}
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", p.contentType(sha, data))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("ETag", `"`+sha+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// contentType uses the manifest's content type for sha when it is a valid
+// media type, and sniffs the bytes otherwise.
+func (p *Player) contentType(sha string, data []byte) string {
+	p.mu.Lock()
+	m := p.manifest
+	p.mu.Unlock()
+	if m != nil {
+		for _, f := range m.Files {
+			if f.SHA256 == sha && f.ContentType != "" {
+				if _, _, err := mime.ParseMediaType(f.ContentType); err == nil {
+					return f.ContentType
+				}
+			}
+		}
+	}
+	return http.DetectContentType(data)
+}
+
+// hub holds the renderer pages connected to /renderer/ws and the current
+// command, which each page gets again when it (re)connects.
+type hub struct {
+	p        *Player
+	upgrader websocket.Upgrader
+	mu       sync.Mutex
+	cur      []byte
+	conns    map[*rconn]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+type rconn struct {
+	c    *websocket.Conn
+	out  chan []byte
+	done chan struct{}
+	once sync.Once
+}
+
+func (c *rconn) close() {
+	c.once.Do(func() {
+		close(c.done)
+		_ = c.c.Close()
+	})
+}
+
+func newHub(p *Player) *hub {
+	// The default origin check only accepts pages served from this host.
+	return &hub{p: p, conns: map[*rconn]struct{}{}, upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096}}
+}
+
+func (h *hub) connected() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns) > 0
+}
+
+// render sends cmd to every page. A command equal to the current one is
+// not repeated, except show (each show is a new item on screen).
+func (h *hub) render(cmd rendererCmd) {
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if cmd.Type != cmdShow && bytes.Equal(b, h.cur) {
+		return
+	}
+	h.cur = b
+	for c := range h.conns {
+		select {
+		case c.out <- b:
+		default:
+			c.close() // the page is stuck; it reconnects and gets the current command
+		}
+	}
+}
+
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	h.closed = true
+	for c := range h.conns {
+		c.close()
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) wait() { h.wg.Wait() }
+
+// rendererMsg is what the page sends back.
+type rendererMsg struct {
+	Type    string `json:"type"` // shown or error
+	SHA256  string `json:"sha256"`
+	ItemID  string `json:"item_id"`
+	Message string `json:"message"`
+}
+
+func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	c := &rconn{c: conn, out: make(chan []byte, 16), done: make(chan struct{})}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		conn.Close()
+		return
+	}
+	h.conns[c] = struct{}{}
+	if h.cur != nil {
+		c.out <- h.cur
+	}
+	h.wg.Add(2)
+	h.mu.Unlock()
+	h.p.log.Info("renderer connected", "remote", r.RemoteAddr)
+
+	go func() { // writer
+		defer h.wg.Done()
+		ping := time.NewTicker(20 * time.Second)
+		defer ping.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case b := <-c.out:
+				_ = conn.SetWriteDeadline(time.Now().Add(writeWait))
+				if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
+					c.close()
+					return
+				}
+			case <-ping.C:
+				if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+					c.close()
+					return
+				}
+			}
+		}
+	}()
+
+	defer func() {
+		c.close()
+		h.mu.Lock()
+		delete(h.conns, c)
+		h.mu.Unlock()
+		h.p.log.Info("renderer disconnected")
+		h.wg.Done()
+	}()
+	conn.SetReadLimit(64 << 10)
+	extend := func() { _ = conn.SetReadDeadline(time.Now().Add(60 * time.Second)) }
+	extend()
+	conn.SetPongHandler(func(string) error { extend(); return nil })
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		extend()
+		var m rendererMsg
+		if json.Unmarshal(data, &m) != nil {
+			continue
+		}
+		switch m.Type {
+		case msgShown:
+			h.p.log.Debug("renderer shows", "sha256", m.SHA256, "item_id", m.ItemID)
+		case "error":
+			h.p.log.Warn("renderer error", "sha256", m.SHA256, "message", m.Message)
+		}
+	}
+}

@@ -1,0 +1,461 @@
+// Package fakeserver is a small stand-in for beacon serve's player side,
+// used by the player's tests. It speaks protocol v1: challenge and auth,
+// pairing, signed (and deliberately tampered) manifests, and file downloads
+// with Range and a bearer token. It records every frame the player sends
+// and the bytes it served.
+package fakeserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"beacon/protocol"
+)
+
+// Server is a fake Beacon server.
+type Server struct {
+	Key  ed25519.PrivateKey // manifest-signing key
+	Pub  ed25519.PublicKey
+	HTTP *httptest.Server
+	URL  string // base URL, http://127.0.0.1:port
+
+	mu          sync.Mutex
+	displays    map[string]display  // by hex public key
+	pending     map[string]*session // pairing code → session
+	tokens      map[string]bool
+	files       map[string][]byte // sha → bytes to serve
+	served      map[string]int64  // sha → body bytes written
+	requests    map[string]int    // sha → GET requests
+	ranges      []string          // Range headers seen
+	received    []protocol.Envelope
+	sessions    []*session
+	connections int
+	changed     chan struct{} // closed and replaced whenever something is recorded
+	closed      bool
+}
+
+type display struct {
+	ID   string
+	Name string
+}
+
+type session struct {
+	srv       *Server
+	conn      *websocket.Conn
+	wmu       sync.Mutex
+	pub       ed25519.PublicKey
+	displayID string
+	authed    bool
+}
+
+// New starts a fake server with a fresh signing key.
+func New() *Server {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	s := &Server{
+		Key:      priv,
+		Pub:      pub,
+		displays: map[string]display{},
+		pending:  map[string]*session{},
+		tokens:   map[string]bool{},
+		files:    map[string][]byte{},
+		served:   map[string]int64{},
+		requests: map[string]int{},
+		changed:  make(chan struct{}),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(protocol.WSPath, s.handleWS)
+	mux.HandleFunc("GET /player/v1/files/{sha}", s.handleFile)
+	s.HTTP = httptest.NewServer(mux)
+	s.URL = s.HTTP.URL
+	return s
+}
+
+// Close stops the server and drops every connection.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	sessions := append([]*session(nil), s.sessions...)
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		ss.conn.Close()
+	}
+	s.HTTP.CloseClientConnections()
+	s.HTTP.Close()
+}
+
+// AddFile makes data downloadable and returns its manifest entry.
+func (s *Server) AddFile(data []byte, contentType string) protocol.File {
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
+	s.mu.Lock()
+	s.files[sha] = data
+	s.mu.Unlock()
+	return protocol.File{
+		SHA256: sha, Size: int64(len(data)), URL: "/player/v1/files/" + sha,
+		Profile: "image", ContentType: contentType,
+	}
+}
+
+// ServeWrongBytes makes the server answer requests for sha with data
+// (which does not hash to sha).
+func (s *Server) ServeWrongBytes(sha string, data []byte) {
+	s.mu.Lock()
+	s.files[sha] = data
+	s.mu.Unlock()
+}
+
+// Served returns the body bytes served for sha and how many GETs asked for it.
+func (s *Server) Served(sha string) (bytes int64, requests int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served[sha], s.requests[sha]
+}
+
+// Ranges returns every Range header the file handler saw.
+func (s *Server) Ranges() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.ranges...)
+}
+
+// Connections returns how many WebSocket connections the server accepted.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connections
+}
+
+// Received returns the frames of type typ the player sent (all if typ is "").
+func (s *Server) Received(typ string) []protocol.Envelope {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []protocol.Envelope
+	for _, e := range s.received {
+		if typ == "" || e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// WaitFor waits until the player has sent a frame of type typ for which
+// match (if not nil) returns true, and returns it.
+func (s *Server) WaitFor(ctx context.Context, typ string, match func(protocol.Envelope) bool) (protocol.Envelope, error) {
+	seen := 0
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		recv := s.received[seen:]
+		seen = len(s.received)
+		s.mu.Unlock()
+		for _, e := range recv {
+			if e.Type == typ && (match == nil || match(e)) {
+				return e, nil
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return protocol.Envelope{}, fmt.Errorf("fakeserver: waiting for %s: %w", typ, ctx.Err())
+		}
+	}
+}
+
+// PairingCode waits for a player to be shown a pairing code and returns it.
+func (s *Server) PairingCode(ctx context.Context) (string, error) {
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		for code := range s.pending {
+			s.mu.Unlock()
+			return code, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// Claim pairs the player showing code with a new display and sends it
+// paired. It returns the display id.
+func (s *Server) Claim(code, displayID, name string) error {
+	s.mu.Lock()
+	ss, ok := s.pending[code]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("fakeserver: no player shows code %q", code)
+	}
+	delete(s.pending, code)
+	s.displays[hex.EncodeToString(ss.pub)] = display{ID: displayID, Name: name}
+	token := s.newTokenLocked()
+	ss.displayID = displayID
+	ss.authed = true
+	s.mu.Unlock()
+	return ss.send(protocol.TypePaired, protocol.Paired{DisplayID: displayID, Name: name, Token: token, ServerKey: s.Pub})
+}
+
+// Register makes a player key a known display, as if paired earlier.
+func (s *Server) Register(pub ed25519.PublicKey, displayID, name string) {
+	s.mu.Lock()
+	s.displays[hex.EncodeToString(pub)] = display{ID: displayID, Name: name}
+	s.mu.Unlock()
+}
+
+// Sign signs a manifest with the server key.
+func (s *Server) Sign(m protocol.Manifest) protocol.SignedManifest {
+	sm, err := protocol.SignManifest(s.Key, m)
+	if err != nil {
+		panic(err)
+	}
+	return sm
+}
+
+// SendManifest signs m and sends it to every authenticated session of its
+// display. It returns the envelope id.
+func (s *Server) SendManifest(m protocol.Manifest) (string, error) {
+	return s.SendSigned(m.DisplayID, s.Sign(m))
+}
+
+// SendSigned sends a signed manifest (possibly tampered) to displayID.
+func (s *Server) SendSigned(displayID string, sm protocol.SignedManifest) (string, error) {
+	env, err := protocol.New(protocol.TypeManifest, sm)
+	if err != nil {
+		return "", err
+	}
+	frame, err := protocol.Marshal(env)
+	if err != nil {
+		return "", err
+	}
+	return env.ID, s.SendRaw(displayID, frame)
+}
+
+// SendRaw writes a raw text frame to every authenticated session of displayID.
+func (s *Server) SendRaw(displayID string, frame []byte) error {
+	s.mu.Lock()
+	var targets []*session
+	for _, ss := range s.sessions {
+		if ss.authed && ss.displayID == displayID {
+			targets = append(targets, ss)
+		}
+	}
+	s.mu.Unlock()
+	if len(targets) == 0 {
+		return errors.New("fakeserver: display not connected")
+	}
+	var firstErr error
+	for _, ss := range targets {
+		if err := ss.write(frame); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// Tamper returns a copy of sm with one payload byte flipped.
+func Tamper(sm protocol.SignedManifest) protocol.SignedManifest {
+	p := bytes.Clone(sm.Payload)
+	// Flip a byte inside a string value so the JSON stays valid-looking.
+	i := bytes.Index(p, []byte(`"name":"`))
+	if i < 0 {
+		i = len(p) / 2
+	} else {
+		i += len(`"name":"`)
+	}
+	p[i] ^= 0x01
+	return protocol.SignedManifest{Payload: p, Signature: bytes.Clone(sm.Signature), KeyID: sm.KeyID}
+}
+
+func (s *Server) newTokenLocked() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	t := hex.EncodeToString(b[:])
+	s.tokens[t] = true
+	return t
+}
+
+// notifyLocked wakes waiters; call with s.mu held.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Server) record(e protocol.Envelope) {
+	s.mu.Lock()
+	s.received = append(s.received, e)
+	s.notifyLocked()
+	s.mu.Unlock()
+}
+
+var upgrader = websocket.Upgrader{Subprotocols: []string{protocol.Subprotocol}}
+
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	conn.SetReadLimit(protocol.MaxFrameSize)
+	ss := &session{srv: s, conn: conn}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s.sessions = append(s.sessions, ss)
+	s.connections++
+	s.notifyLocked()
+	s.mu.Unlock()
+	defer func() {
+		conn.Close()
+		s.mu.Lock()
+		for i, x := range s.sessions {
+			if x == ss {
+				s.sessions = append(s.sessions[:i], s.sessions[i+1:]...)
+				break
+			}
+		}
+		for code, x := range s.pending {
+			if x == ss {
+				delete(s.pending, code)
+			}
+		}
+		s.notifyLocked()
+		s.mu.Unlock()
+	}()
+	ss.run()
+}
+
+func (ss *session) write(frame []byte) error {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	_ = ss.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return ss.conn.WriteMessage(websocket.TextMessage, frame)
+}
+
+func (ss *session) send(typ string, body any) error {
+	frame, err := protocol.Encode(typ, body)
+	if err != nil {
+		return err
+	}
+	return ss.write(frame)
+}
+
+func (ss *session) run() {
+	s := ss.srv
+	var nonce []byte
+	for {
+		_, frame, err := ss.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		env, err := protocol.Decode(frame)
+		if err != nil {
+			_ = ss.send(protocol.TypeError, protocol.ErrorFor(err, env.ID))
+			continue
+		}
+		s.record(env)
+		switch env.Type {
+		case protocol.TypeHello:
+			var h protocol.Hello
+			if err := env.DecodeBody(&h); err != nil {
+				_ = ss.send(protocol.TypeError, protocol.ErrorFor(err, env.ID))
+				return
+			}
+			ss.pub = ed25519.PublicKey(h.PublicKey)
+			nonce = make([]byte, 32)
+			_, _ = rand.Read(nonce)
+			_ = ss.send(protocol.TypeChallenge, protocol.Challenge{Nonce: nonce, ServerKey: s.Pub, ServerTime: time.Now().UTC()})
+		case protocol.TypeAuth:
+			var a protocol.Auth
+			if nonce == nil || env.DecodeBody(&a) != nil || protocol.VerifyAuth(ss.pub, nonce, a) != nil {
+				_ = ss.send(protocol.TypeError, protocol.ErrorBody{Code: protocol.CodeAuthFailed, Message: "auth failed", Ref: env.ID})
+				return
+			}
+			s.mu.Lock()
+			d, known := s.displays[hex.EncodeToString(ss.pub)]
+			if known {
+				token := s.newTokenLocked()
+				ss.displayID = d.ID
+				ss.authed = true
+				s.notifyLocked()
+				s.mu.Unlock()
+				_ = ss.send(protocol.TypeAuthOK, protocol.AuthOK{DisplayID: d.ID, Name: d.Name, Token: token, ServerKey: s.Pub})
+				continue
+			}
+			code := pairingCode()
+			s.pending[code] = ss
+			s.notifyLocked()
+			s.mu.Unlock()
+			_ = ss.send(protocol.TypePairing, protocol.Pairing{Code: code, ExpiresAt: time.Now().Add(time.Hour).UTC()})
+		}
+	}
+}
+
+func pairingCode() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+// countingWriter counts body bytes written.
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha")
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	ok := s.tokens[token]
+	data, found := s.files[sha]
+	s.requests[sha]++
+	if rg := r.Header.Get("Range"); rg != "" {
+		s.ranges = append(s.ranges, rg)
+	}
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if !found {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("ETag", `"`+sha+`"`)
+	cw := &countingWriter{ResponseWriter: w}
+	http.ServeContent(cw, r, "", time.Time{}, bytes.NewReader(data))
+	s.mu.Lock()
+	s.served[sha] += cw.n
+	s.notifyLocked()
+	s.mu.Unlock()
+}

@@ -1,0 +1,371 @@
+// Package player is the daemon that runs on each screen: it connects to
+// beacon serve over protocol v1 (beacon/protocol), proves its identity with
+// an Ed25519 key, pins the server's signing key at pairing, keeps the last
+// verified manifest and a content-addressed cache on disk so it plays
+// offline, and drives a renderer: a local web page it serves, shown
+// full-screen by Chromium.
+//
+// Everything the player shows has been verified twice: the manifest's
+// signature against the pinned key, and each file's SHA-256 right before it
+// is handed to the renderer.
+//
+// The local HTTP listener serves:
+//
+//	GET /              renderer page (embedded, no external resources)
+//	GET /renderer/ws   local WebSocket carrying renderer commands
+//	GET /content/{sha} verified cached bytes (404 otherwise), no-store
+//	GET /status        JSON Status
+package player
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"beacon/player/cache"
+	"beacon/protocol"
+)
+
+// DefaultListen is the renderer listen address used when Config.Listen is empty.
+const DefaultListen = "127.0.0.1:7433"
+
+// Config configures a Player.
+type Config struct {
+	ServerURL      string        // base URL of beacon serve: http(s)://host[:port][/prefix]
+	DataDir        string        // key, state, manifest and cache live here
+	Listen         string        // renderer/status listen address; DefaultListen if empty
+	Kiosk          bool          // launch and supervise Chromium in kiosk mode
+	ChromiumPath   string        // default "chromium"
+	Window         string        // kiosk window geometry "WxH+X+Y" (or "WxH")
+	HeartbeatEvery time.Duration // default 15s
+	BackoffBase    time.Duration // reconnect backoff base, default 500ms
+	BackoffMax     time.Duration // reconnect backoff cap, default 30s
+	Logger         *slog.Logger  // default slog.Default()
+	Version        string        // player version sent in hello
+	Now            func() time.Time
+}
+
+// Status is what GET /status returns.
+type Status struct {
+	Paired            bool                 `json:"paired"`
+	PairingCode       string               `json:"pairing_code"`
+	DisplayID         string               `json:"display_id"`
+	ManifestVersion   int64                `json:"manifest_version"`
+	State             string               `json:"state"` // protocol.State*
+	Connected         bool                 `json:"connected"`
+	RendererConnected bool                 `json:"renderer_connected"`
+	NowPlaying        *protocol.NowPlaying `json:"now_playing"`
+	Cache             protocol.CacheStats  `json:"cache"`
+}
+
+// Player is one screen's daemon. Create it with New and start it with Run.
+type Player struct {
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	serverURL *url.URL
+	wsURL     string
+	ln        net.Listener
+	addr      string
+	cache     *cache.Cache
+	priv      ed25519.PrivateKey
+	pub       ed25519.PublicKey
+	client    *http.Client
+	started   time.Time
+	hub       *hub
+	handler   http.Handler
+
+	wake chan struct{} // playback loop: something changed
+	kick chan struct{} // download loop: run a round
+
+	running atomic.Bool
+	closed  atomic.Bool
+
+	mu          sync.Mutex
+	ident       identity
+	token       string
+	pairingCode string
+	keyMismatch bool
+	manifest    *protocol.Manifest
+	gen         uint64 // bumped whenever manifest changes
+	nowPlaying  *protocol.NowPlaying
+	sess        *session // current authenticated session, nil if none
+	connected   bool
+	incidents   []protocol.Incident // waiting for an authenticated session
+	badFiles    map[string]bool     // hash mismatches; not retried until the next manifest or session
+}
+
+// New loads (or creates) the player's identity and state from cfg.DataDir,
+// re-verifies the stored manifest, and binds the listen address so Addr is
+// known before Run.
+func New(cfg Config) (*Player, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("player: DataDir is required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.HeartbeatEvery <= 0 {
+		cfg.HeartbeatEvery = 15 * time.Second
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 500 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	if cfg.BackoffMax < cfg.BackoffBase {
+		cfg.BackoffMax = cfg.BackoffBase
+	}
+	if cfg.ChromiumPath == "" {
+		cfg.ChromiumPath = "chromium"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.Window != "" {
+		if _, err := parseWindow(cfg.Window); err != nil {
+			return nil, err
+		}
+	}
+	base, wsURL, err := parseServerURL(cfg.ServerURL)
+	if err != nil {
+		return nil, err
+	}
+	p := &Player{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		serverURL: base,
+		wsURL:     wsURL,
+		started:   time.Now(),
+		wake:      make(chan struct{}, 1),
+		kick:      make(chan struct{}, 1),
+		badFiles:  map[string]bool{},
+		client: &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+			IdleConnTimeout:       60 * time.Second,
+			MaxIdleConns:          2,
+		}},
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("player: data dir: %w", err)
+	}
+	if p.priv, err = loadOrCreateKey(filepath.Join(cfg.DataDir, keyFile)); err != nil {
+		return nil, err
+	}
+	p.pub = p.priv.Public().(ed25519.PublicKey)
+	if p.ident, err = loadIdentity(filepath.Join(cfg.DataDir, stateFile)); err != nil {
+		return nil, err
+	}
+	if p.cache, err = cache.Open(filepath.Join(cfg.DataDir, "cache")); err != nil {
+		return nil, err
+	}
+	p.loadManifest()
+	p.hub = newHub(p)
+	p.handler = p.routes()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("player: listen: %w", err)
+	}
+	p.ln = ln
+	p.addr = ln.Addr().String()
+	return p, nil
+}
+
+// Addr returns the address the renderer page and /status listen on.
+func (p *Player) Addr() string { return p.addr }
+
+// PublicKey returns the player's Ed25519 identity key.
+func (p *Player) PublicKey() ed25519.PublicKey { return bytes.Clone(p.pub) }
+
+// Close releases the listener of a Player whose Run was never called.
+// Run releases everything itself when it returns.
+func (p *Player) Close() error {
+	if p.closed.Swap(true) || p.running.Load() {
+		return nil
+	}
+	return p.ln.Close()
+}
+
+// Run serves the renderer, connects to the server and plays until ctx is
+// done. It returns nil after a normal shutdown, having closed the listener
+// and stopped every goroutine it started.
+func (p *Player) Run(ctx context.Context) error {
+	if p.closed.Load() || p.running.Swap(true) {
+		return errors.New("player: Run called twice or after Close")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	srv := &http.Server{
+		Handler:           p.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := srv.Serve(p.ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		serveErr <- err
+		if err != nil {
+			cancel()
+		}
+	}()
+	start := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	start(p.connectLoop)
+	start(p.playLoop)
+	start(p.downloadLoop)
+	if p.cfg.Kiosk {
+		start(p.kioskLoop)
+	}
+	p.log.Info("player running", "listen", p.addr, "server", p.serverURL.String(), "paired", p.isPaired())
+
+	<-ctx.Done()
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 3*time.Second)
+	_ = srv.Shutdown(shutCtx)
+	shutCancel()
+	_ = srv.Close()
+	p.hub.closeAll()
+	wg.Wait()
+	p.hub.wait()
+	p.client.CloseIdleConnections()
+	p.closed.Store(true)
+	return <-serveErr
+}
+
+// Status reports the player's current state.
+func (p *Player) Status() Status {
+	p.mu.Lock()
+	st := Status{
+		Paired:            p.ident.DisplayID != "",
+		PairingCode:       p.pairingCode,
+		DisplayID:         p.ident.DisplayID,
+		State:             p.stateLocked(),
+		Connected:         p.connected,
+		RendererConnected: p.hub.connected(),
+	}
+	if p.nowPlaying != nil {
+		np := *p.nowPlaying
+		st.NowPlaying = &np
+	}
+	m := p.manifest
+	p.mu.Unlock()
+	cs := p.cache.Stats()
+	st.Cache = protocol.CacheStats{Files: cs.Files, Bytes: cs.Bytes}
+	if m != nil {
+		st.ManifestVersion = m.Version
+		for _, f := range m.Files {
+			if !p.cache.Has(f.SHA256) {
+				st.Cache.Missing++
+			}
+		}
+	}
+	return st
+}
+
+func (p *Player) stateLocked() string {
+	switch {
+	case p.pairingCode != "" || p.ident.DisplayID == "":
+		return protocol.StatePairing
+	case p.nowPlaying != nil:
+		return protocol.StatePlaying
+	default:
+		return protocol.StateWaiting
+	}
+}
+
+func (p *Player) isPaired() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ident.DisplayID != ""
+}
+
+func (p *Player) wakePlayback() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Player) kickDownloads() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// parseServerURL returns the HTTP base URL and the WebSocket URL.
+func parseServerURL(raw string) (*url.URL, string, error) {
+	if raw == "" {
+		return nil, "", errors.New("player: ServerURL is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, "", fmt.Errorf("player: bad server URL %q", raw)
+	}
+	base := *u
+	ws := *u
+	switch u.Scheme {
+	case "http", "ws":
+		base.Scheme, ws.Scheme = "http", "ws"
+	case "https", "wss":
+		base.Scheme, ws.Scheme = "https", "wss"
+	default:
+		return nil, "", fmt.Errorf("player: server URL scheme must be http or https: %q", raw)
+	}
+	base.Path = strings.TrimSuffix(u.Path, "/")
+	base.RawQuery, base.Fragment, base.RawPath = "", "", ""
+	ws.Path = base.Path + protocol.WSPath
+	ws.RawQuery, ws.Fragment, ws.RawPath = "", "", ""
+	return &base, ws.String(), nil
+}
+
+// fileURL resolves a manifest file URL against the server base URL. The
+// bearer token is only sent to the server's own host.
+func (p *Player) fileURL(f protocol.File) (string, bool) {
+	u, err := url.Parse(f.URL)
+	if err != nil || f.URL == "" {
+		return "", false
+	}
+	if !u.IsAbs() && u.Host == "" {
+		if strings.HasPrefix(f.URL, "/") {
+			return p.serverURL.String() + f.URL, true
+		}
+		return p.serverURL.String() + "/" + f.URL, true
+	}
+	r := p.serverURL.ResolveReference(u)
+	if r.Scheme != "http" && r.Scheme != "https" {
+		return "", false
+	}
+	return r.String(), r.Host == p.serverURL.Host
+}
