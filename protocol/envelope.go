@@ -24,24 +24,26 @@ const MaxFrameSize = 1 << 20
 
 // Message types. The direction is noted as P→S (player to server) or S→P.
 const (
-	TypeHello     = "hello"     // P→S: first frame: identity and state
-	TypeChallenge = "challenge" // S→P: nonce to sign, server's signing key
-	TypeAuth      = "auth"      // P→S: signature over the challenge
-	TypeAuthOK    = "auth_ok"   // S→P: known display; session token
-	TypePairing   = "pairing"   // S→P: unknown key; code to show on screen
-	TypePaired    = "paired"    // S→P: an operator claimed the code
-	TypeManifest  = "manifest"  // S→P: signed manifest
-	TypeFileList  = "file_list" // P→S: what the cache holds and lacks
-	TypeHeartbeat = "heartbeat" // P→S: liveness and what is playing
-	TypeAck       = "ack"       // both: a message was received and applied
-	TypeError     = "error"     // both: a message was refused
-	TypeIncident  = "incident"  // P→S: security incident (bad signature, bad hash)
+	TypeHello       = "hello"         // P→S: first frame: identity and state
+	TypeChallenge   = "challenge"     // S→P: nonce to sign, server's signing key
+	TypeAuth        = "auth"          // P→S: signature over the challenge
+	TypeAuthOK      = "auth_ok"       // S→P: known display; session token
+	TypePairing     = "pairing"       // S→P: unknown key; code to show on screen
+	TypePaired      = "paired"        // S→P: an operator claimed the code
+	TypeManifest    = "manifest"      // S→P: signed manifest
+	TypeFileList    = "file_list"     // P→S: what the cache holds and lacks
+	TypeHeartbeat   = "heartbeat"     // P→S: liveness and what is playing
+	TypeAck         = "ack"           // both: a message was received and applied
+	TypeError       = "error"         // both: a message was refused
+	TypeIncident    = "incident"      // P→S: security incident (bad signature, bad hash)
+	TypeProofOfPlay = "proof_of_play" // P→S: journalled plays; the server acks them
 )
 
 // KnownTypes lists every message type of this version.
 var KnownTypes = []string{
 	TypeHello, TypeChallenge, TypeAuth, TypeAuthOK, TypePairing, TypePaired,
 	TypeManifest, TypeFileList, TypeHeartbeat, TypeAck, TypeError, TypeIncident,
+	TypeProofOfPlay,
 }
 
 // Envelope wraps every frame.

@@ -127,6 +127,9 @@ func goldenVectors(t testing.TB) map[string]vector {
 			Kind: protocol.IncidentHashMismatch, Message: "downloaded file does not match the manifest",
 			ManifestVersion: 42, SHA256: b,
 		}},
+		protocol.TypeProofOfPlay: {"0000000000000008", at(23), protocol.ProofOfPlay{Records: []protocol.PlayRecord{
+			{ID: "p1-000001", Zone: "main", ItemID: "it-1", SHA256: a, ScheduleID: "sch-1", Start: at(15), End: at(25)},
+		}}},
 	}
 }
 
@@ -157,6 +160,8 @@ func newBody(typ string) any {
 		return new(protocol.ErrorBody)
 	case protocol.TypeIncident:
 		return new(protocol.Incident)
+	case protocol.TypeProofOfPlay:
+		return new(protocol.ProofOfPlay)
 	}
 	return nil
 }

@@ -18,8 +18,17 @@ type Manifest struct {
 	IssuedAt  time.Time   `json:"issued_at"`
 	Display   DisplaySpec `json:"display"`
 	Timezone  string      `json:"timezone"`
-	Playlist  Playlist    `json:"playlist"`
-	Files     []File      `json:"files"`
+	// Playlist is a plain loop, for players that do not evaluate programs.
+	// When Program is present, Playlist is empty and Program rules.
+	Playlist Playlist `json:"playlist"`
+	// Program is the display's schedule rules (beacon/playlists.Program as
+	// JSON): items, playlists, layouts, schedules, operating hours, time
+	// zone. The player evaluates it to know what each zone shows.
+	Program json.RawMessage `json:"program,omitempty"`
+	// PrefetchDays is how far ahead Files reaches: every file the program
+	// needs over the next PrefetchDays days.
+	PrefetchDays int    `json:"prefetch_days,omitempty"`
+	Files        []File `json:"files"`
 }
 
 // DisplaySpec is the panel the manifest was compiled for.

@@ -151,3 +151,42 @@ type Incident struct {
 	ManifestVersion int64  `json:"manifest_version,omitempty"`
 	SHA256          string `json:"sha256,omitempty"`
 }
+
+// PlayRecord is one play journalled by the player: an item that was on
+// screen in a zone over [Start, End). ID is unique per player and never
+// reused, so the server counts each play once however often it is sent.
+type PlayRecord struct {
+	ID         string    `json:"id"`
+	Zone       string    `json:"zone"`
+	ItemID     string    `json:"item_id"`
+	SHA256     string    `json:"sha256,omitempty"`
+	ScheduleID string    `json:"schedule_id,omitempty"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+}
+
+// MaxPlayRecords is the most records one proof_of_play frame carries.
+const MaxPlayRecords = 2000
+
+// ProofOfPlay carries journalled plays. The server stores them and answers
+// with an ack whose ref is this message's id; only then does the player
+// drop them from its journal.
+type ProofOfPlay struct {
+	Records []PlayRecord `json:"records"`
+}
+
+// Check validates a proof_of_play body.
+func (p ProofOfPlay) Check() error {
+	if len(p.Records) > MaxPlayRecords {
+		return fmt.Errorf("at most %d records per message", MaxPlayRecords)
+	}
+	for i, r := range p.Records {
+		if r.ID == "" || r.ItemID == "" {
+			return fmt.Errorf("records[%d]: id and item_id are required", i)
+		}
+		if r.End.Before(r.Start) {
+			return fmt.Errorf("records[%d]: end before start", i)
+		}
+	}
+	return nil
+}
