@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"beacon/media"
+	"beacon/media/worker"
 	"beacon/protocol"
 	"beacon/server/store"
 )
@@ -39,12 +42,17 @@ type mediaView struct {
 	Status      string          `json:"status"`
 	Error       string          `json:"error,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
+	DurationS   float64         `json:"duration_s,omitempty"`
+	Probe       json.RawMessage `json:"probe,omitempty"`
 	Renditions  []renditionView `json:"renditions"`
 }
 
 func (s *Server) mediaView(m store.Media, rends []store.Rendition) mediaView {
 	v := mediaView{ID: m.ID, Filename: m.Filename, Kind: m.Kind, ContentType: m.ContentType, Size: m.Size, Width: m.Width, Height: m.Height,
-		SHA256: m.SHA256, Status: m.Status, Error: m.Error, CreatedAt: m.CreatedAt, Renditions: []renditionView{}}
+		SHA256: m.SHA256, Status: m.Status, Error: m.Error, CreatedAt: m.CreatedAt, DurationS: m.DurationS, Renditions: []renditionView{}}
+	if m.Probe != "" {
+		v.Probe = json.RawMessage(m.Probe)
+	}
 	for _, r := range rends {
 		v.Renditions = append(v.Renditions, renditionView{Profile: r.Profile, Width: r.Width, Height: r.Height, SHA256: r.SHA256, Size: r.Size, URL: "/api/v1/files/" + r.SHA256})
 	}
@@ -108,22 +116,8 @@ func (s *Server) uploadMedia(c *fiber.Ctx) error {
 	}
 	ctx, cancel := s.timeout()
 	defer cancel()
-	info, err := media.CheckImage(s.blobs.Path(blob.SHA256), s.cfg.ImageLimits)
-	if err != nil {
-		s.dropUnreferenced(blob.SHA256)
-		s.m.uploads.WithLabelValues("rejected").Inc()
-		switch {
-		case errors.Is(err, media.ErrNotImage):
-			return fail(fiber.StatusUnsupportedMediaType, "unsupported_media", filename+": "+err.Error())
-		case errors.Is(err, media.ErrTooManyPixels):
-			return fail(fiber.StatusUnprocessableEntity, "image_too_large", filename+": "+err.Error())
-		default:
-			return fail(fiber.StatusUnprocessableEntity, "corrupt_media", filename+": "+err.Error())
-		}
-	}
-	w, h := info.DisplaySize()
-	m, created, err := s.store.CreateMedia(ctx, store.Media{OrgID: who(c).OrgID, SHA256: blob.SHA256, Filename: filename,
-		ContentType: imageTypes[info.Format], Kind: "image", Size: blob.Size, Width: w, Height: h, Status: store.MediaProcessing})
+	org := who(c).OrgID
+	m, created, err := s.admit(ctx, org, blob, filename)
 	if err != nil {
 		return err
 	}
@@ -132,6 +126,7 @@ func (s *Server) uploadMedia(c *fiber.Ctx) error {
 		status = fiber.StatusCreated
 		s.m.uploads.WithLabelValues("created").Inc()
 		s.work.kick(m.OrgID)
+		s.events.publish(m.OrgID, Event{Type: "media", Data: map[string]string{"id": m.ID, "status": m.Status}})
 	} else {
 		s.m.uploads.WithLabelValues("duplicate").Inc()
 	}
@@ -238,4 +233,94 @@ func (s *Server) serveOrgFile(c *fiber.Ctx, orgID string) error {
 		return fail(fiber.StatusNotFound, "not_found", "no such file")
 	}
 	return s.sendBlob(c, sha, ct)
+}
+
+// admit checks what an upload is and records it: images are decoded in
+// full now; anything else is probed by the media worker and, if it is
+// video or audio, queued for transcoding. A refused upload leaves nothing
+// behind.
+func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filename string) (store.Media, bool, error) {
+	path := s.blobs.Path(blob.SHA256)
+	info, err := media.CheckImage(path, s.cfg.ImageLimits)
+	if err == nil {
+		w, h := info.DisplaySize()
+		return s.store.CreateMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename,
+			ContentType: imageTypes[info.Format], Kind: "image", Size: blob.Size, Width: w, Height: h, Status: store.MediaProcessing})
+	}
+	refuse := func(status int, code, msg string) (store.Media, bool, error) {
+		s.dropUnreferenced(blob.SHA256)
+		s.m.uploads.WithLabelValues("rejected").Inc()
+		return store.Media{}, false, fail(status, code, filename+": "+msg)
+	}
+	switch {
+	case errors.Is(err, media.ErrTooManyPixels):
+		return refuse(fiber.StatusUnprocessableEntity, "image_too_large", err.Error())
+	case errors.Is(err, media.ErrCorrupt):
+		return refuse(fiber.StatusUnprocessableEntity, "corrupt_media", err.Error())
+	case !errors.Is(err, media.ErrNotImage):
+		return store.Media{}, false, err
+	}
+	// Not an image: video or audio?
+	if existing, err := s.store.MediaBySHA(ctx, orgID, blob.SHA256); err == nil {
+		return existing, false, nil
+	}
+	if s.cfg.MediaWorker == nil {
+		return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", media.ErrNotImage.Error())
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	res, err := s.cfg.MediaWorker.Run(pctx, worker.Job{Op: worker.OpProbe, Input: path}, nil)
+	if err != nil {
+		var we *worker.Error
+		if errors.As(err, &we) {
+			switch we.Code {
+			case worker.CodeEmpty, worker.CodeNotMedia:
+				return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", "not a supported image, video or audio file ("+we.Message+")")
+			case worker.CodeTruncated, worker.CodeCorrupt, worker.CodeAbsurd, worker.CodeNoVideo:
+				return refuse(fiber.StatusUnprocessableEntity, "corrupt_media", we.Message)
+			}
+		}
+		return refuse(fiber.StatusUnprocessableEntity, "corrupt_media", "the media worker could not read the file: "+err.Error())
+	}
+	var probe struct {
+		Streams []struct {
+			Type     string `json:"type"`
+			Width    int    `json:"width"`
+			Height   int    `json:"height"`
+			Rotation int    `json:"rotation"`
+		} `json:"streams"`
+	}
+	_ = json.Unmarshal(res.Info, &probe)
+	kind, w, h := "", 0, 0
+	for _, st := range probe.Streams {
+		if st.Type == "video" && kind != "video" {
+			kind, w, h = "video", st.Width, st.Height
+			if st.Rotation == 90 || st.Rotation == 270 {
+				w, h = h, w
+			}
+		}
+		if st.Type == "audio" && kind == "" {
+			kind = "audio"
+		}
+	}
+	if kind == "" {
+		return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", "the file has neither video nor audio")
+	}
+	ct := "video/mp4"
+	if kind == "audio" {
+		ct = "audio/mpeg"
+	}
+	m, created, err := s.store.CreateMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename, ContentType: ct, Kind: kind,
+		Size: blob.Size, Width: w, Height: h, Status: store.MediaProcessing, Probe: string(res.Info), DurationS: res.Duration})
+	if err != nil || !created {
+		return m, created, err
+	}
+	jk := jobAudio
+	if kind == "video" {
+		jk = jobTranscode
+	}
+	if _, err := s.queueJob(ctx, m, jk); err != nil {
+		return m, created, err
+	}
+	return m, created, nil
 }

@@ -70,6 +70,9 @@ func (s *Server) renditionWorker() {
 		if err := s.renderOrg(orgID); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("renditions", "org", orgID, "err", err)
 		}
+		if err := s.queueMissing(s.bg, orgID); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("media jobs", "org", orgID, "err", err)
+		}
 		if err := s.refreshOrg(orgID); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("manifests", "org", orgID, "err", err)
 		}
@@ -160,23 +163,31 @@ func (s *Server) renderOrg(orgID string) error {
 	return nil
 }
 
-// refreshOrg recompiles the manifest of every display of an organisation.
+// refreshOrg recompiles the manifest of every display of an organisation;
+// only displays whose manifest changed get a new version and a push.
 func (s *Server) refreshOrg(orgID string) error {
-	displays, err := s.store.Displays(s.bg, orgID)
+	s.compMu.Lock()
+	defer s.compMu.Unlock()
+	ctx, cancel := s.timeout()
+	defer cancel()
+	oc, err := s.loadOrgContent(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	displays, err := s.store.Displays(ctx, orgID)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, d := range displays {
-		if err := s.refreshDisplay(d.ID); err != nil {
+		if err := s.publish(ctx, oc, d); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// refreshDisplay compiles a display's manifest and, if what it should play
-// changed, stores it under the next version, signs it and pushes it.
+// refreshDisplay recompiles one display's manifest.
 func (s *Server) refreshDisplay(displayID string) error {
 	s.compMu.Lock()
 	defer s.compMu.Unlock()
@@ -186,7 +197,17 @@ func (s *Server) refreshDisplay(displayID string) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.compile(ctx, d)
+	oc, err := s.loadOrgContent(ctx, d.OrgID)
+	if err != nil {
+		return err
+	}
+	return s.publish(ctx, oc, d)
+}
+
+// publish compiles a display's manifest and, if what it should play
+// changed, stores it under the next version, signs it and pushes it.
+func (s *Server) publish(ctx context.Context, oc *orgContent, d store.Display) error {
+	m, err := s.compile(oc, d, time.Now())
 	if err != nil {
 		return fmt.Errorf("compile manifest for %s: %w", d.ID, err)
 	}
@@ -207,60 +228,29 @@ func (s *Server) refreshDisplay(displayID string) error {
 	if err != nil || !ok {
 		return err
 	}
-	s.log.Info("manifest compiled", "display", d.ID, "version", m.Version, "items", len(m.Playlist.Items))
+	s.log.Info("manifest compiled", "display", d.ID, "version", m.Version, "files", len(m.Files))
 	s.hub.Push(d.ID, sm)
 	return nil
 }
 
 // compile builds the manifest (without version and time) for a display:
-// its current schedule's playlist, with the rendition made for its panel.
-// Items whose rendition is not ready yet are left out until it is.
-func (s *Server) compile(ctx context.Context, d store.Display) (protocol.Manifest, error) {
-	prof, err := displayProfile(d)
+// its program and the files it needs over the prefetch window.
+func (s *Server) compile(oc *orgContent, d store.Display, now time.Time) (protocol.Manifest, error) {
+	prog, files := s.compileProgram(oc, d, now)
+	if err := prog.Validate(); err != nil {
+		return protocol.Manifest{}, fmt.Errorf("program does not validate: %w", err)
+	}
+	raw, err := json.Marshal(prog)
 	if err != nil {
 		return protocol.Manifest{}, err
 	}
-	m := protocol.Manifest{
-		DisplayID: d.ID,
-		Display:   protocol.DisplaySpec{Width: d.Width, Height: d.Height, Fit: d.Fit, Background: d.Background},
-		Timezone:  DefaultTimezone,
-		Files:     []protocol.File{},
-		Playlist:  protocol.Playlist{Items: []protocol.Item{}},
-	}
-	sc, err := s.store.CurrentSchedule(ctx, d.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return m, nil
-	}
-	if err != nil {
-		return m, err
-	}
-	pl, err := s.store.Playlist(ctx, d.OrgID, sc.PlaylistID)
-	if err != nil {
-		return m, err
-	}
-	m.Playlist.ID, m.Playlist.Name = pl.ID, pl.Name
-	listed := map[string]bool{}
-	for i, it := range pl.Items {
-		med, err := s.store.Media(ctx, d.OrgID, it.MediaID)
-		if err != nil {
-			continue
-		}
-		rends, err := s.store.Renditions(ctx, med.ID)
-		if err != nil {
-			return m, err
-		}
-		for _, r := range rends {
-			if r.Profile != prof.Name() || !s.blobs.Has(r.SHA256) {
-				continue
-			}
-			m.Playlist.Items = append(m.Playlist.Items, protocol.Item{
-				ID: fmt.Sprintf("%s.%d", pl.ID, i), MediaID: med.ID, Kind: med.Kind, SHA256: r.SHA256, DurationS: it.DurationS,
-			})
-			if !listed[r.SHA256] {
-				listed[r.SHA256] = true
-				m.Files = append(m.Files, protocol.File{SHA256: r.SHA256, Size: r.Size, URL: filesPath + r.SHA256, Profile: r.Profile, ContentType: r.ContentType})
-			}
-		}
-	}
-	return m, nil
+	return protocol.Manifest{
+		DisplayID:    d.ID,
+		Display:      protocol.DisplaySpec{Width: d.Width, Height: d.Height, Fit: d.Fit, Background: d.Background},
+		Timezone:     prog.Timezone,
+		Playlist:     protocol.Playlist{Items: []protocol.Item{}},
+		Program:      raw,
+		PrefetchDays: DefaultPrefetchDays,
+		Files:        files,
+	}, nil
 }

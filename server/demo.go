@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 
 	"beacon/media"
+	"beacon/playlists"
 	"beacon/server/auth"
 	"beacon/server/store"
 )
@@ -56,6 +57,14 @@ func (s *Server) SeedDemo(ctx context.Context, playerDir string) (DemoResult, er
 	if _, err := s.store.CreateUser(ctx, store.User{OrgID: org.ID, Username: "admin", PasswordHash: hash, Role: store.RoleAdmin}); err != nil {
 		return DemoResult{}, err
 	}
+	// The demo square runs all day, so the demo shows something whenever it
+	// is started; real clusters default to 07:00–22:00.
+	hours, _ := json.Marshal([]playlists.Window{{Start: "00:00", End: "00:00"}})
+	cluster, err := s.store.CreateCluster(ctx, store.Cluster{OrgID: org.ID, Name: "Demo square", Location: "Demo",
+		Timezone: playlists.DefaultTimezone, Hours: string(hours), Holidays: "[]"})
+	if err != nil {
+		return DemoResult{}, err
+	}
 	var items []store.PlaylistItem
 	for i := 0; i < 3; i++ {
 		b, err := demoImage(i)
@@ -79,11 +88,13 @@ func (s *Server) SeedDemo(ctx context.Context, playerDir string) (DemoResult, er
 	}
 	res := DemoResult{Seeded: true, OrgID: org.ID, AdminUser: "admin", AdminPassword: password}
 	if playerDir != "" {
-		id, err := s.pairLocalPlayer(ctx, org.ID, playerDir)
+		id, err := s.pairLocalPlayer(ctx, org.ID, cluster.ID, playerDir)
 		if err != nil {
 			return DemoResult{}, err
 		}
-		if _, err := s.store.CreateSchedule(ctx, store.Schedule{OrgID: org.ID, DisplayID: id, PlaylistID: pl.ID}); err != nil {
+		sc, _ := json.Marshal(playlists.Schedule{Name: "Demo loop, always", Target: playlists.Target{ClusterIDs: []string{cluster.ID}},
+			Content: playlists.Content{PlaylistID: pl.ID}})
+		if _, err := s.store.CreateDoc(ctx, store.Schedules, store.Doc{ID: store.NewDocID(store.Schedules), OrgID: org.ID, Body: sc}); err != nil {
 			return DemoResult{}, err
 		}
 		res.DisplayID = id
@@ -94,7 +105,7 @@ func (s *Server) SeedDemo(ctx context.Context, playerDir string) (DemoResult, er
 
 // pairLocalPlayer makes a player identity in dir and registers it as a
 // display, as if its pairing code had been claimed.
-func (s *Server) pairLocalPlayer(ctx context.Context, orgID, dir string) (string, error) {
+func (s *Server) pairLocalPlayer(ctx context.Context, orgID, clusterID, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -106,7 +117,7 @@ func (s *Server) pairLocalPlayer(ctx context.Context, orgID, dir string) (string
 	if _, err := os.Stat(keyPath); err == nil {
 		return "", errors.New("demo: " + keyPath + " exists; remove the player directory to re-pair")
 	}
-	d, err := s.store.CreateDisplay(ctx, store.Display{OrgID: orgID, Name: "Demo screen", PublicKey: pub, Width: 1280, Height: 720, Fit: "contain", Background: "#000000"})
+	d, err := s.store.CreateDisplay(ctx, store.Display{OrgID: orgID, Name: "Demo screen", PublicKey: pub, Width: 1280, Height: 720, Fit: "contain", Background: "#000000", ClusterID: clusterID})
 	if err != nil {
 		return "", err
 	}

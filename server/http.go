@@ -132,19 +132,39 @@ func (s *Server) routes() *fiber.App {
 	api.Get("/displays", s.listDisplays)
 	api.Post("/displays/claim", need(store.RoleEditor), s.claimDisplay)
 	api.Get("/displays/:id", s.getDisplay)
+	api.Patch("/displays/:id", need(store.RoleEditor), s.updateDisplay)
+	api.Delete("/displays/:id", need(store.RoleEditor), s.deleteDisplay)
+	api.Get("/displays/:id/timeline", s.displayTimeline)
+	api.Get("/displays/:id/now", s.displayNow)
+	api.Get("/displays/:id/smil", s.displaySMIL)
+
+	api.Get("/clusters", s.listClusters)
+	api.Post("/clusters", need(store.RoleEditor), s.createCluster)
+	api.Get("/clusters/:id", s.getCluster)
+	api.Put("/clusters/:id", need(store.RoleEditor), s.updateCluster)
+	api.Delete("/clusters/:id", need(store.RoleEditor), s.deleteCluster)
 
 	api.Post("/media", need(store.RoleEditor), s.uploadMedia)
 	api.Get("/media", s.listMedia)
 	api.Get("/media/:id", s.getMedia)
 	api.Get("/files/:sha", s.apiFile)
+	api.Post("/media/:id/retry", need(store.RoleEditor), s.retryMedia)
+	api.Get("/jobs", s.listJobs)
+	api.Get("/jobs/:id", s.getJob)
+	api.Post("/jobs/:id/cancel", need(store.RoleEditor), s.cancelJob)
+	api.Get("/events", s.streamEvents)
 
 	api.Post("/playlists", need(store.RoleEditor), s.createPlaylist)
 	api.Get("/playlists", s.listPlaylists)
 	api.Get("/playlists/:id", s.getPlaylist)
 	api.Put("/playlists/:id", need(store.RoleEditor), s.updatePlaylist)
+	api.Delete("/playlists/:id", need(store.RoleEditor), s.deletePlaylist)
 
-	api.Post("/schedules", need(store.RoleEditor), s.createSchedule)
-	api.Get("/schedules", s.listSchedules)
+	s.docRoutes(api, "/items", itemsResource)
+	s.docRoutes(api, "/layouts", layoutsResource)
+	s.docRoutes(api, "/schedules", schedulesResource)
+
+	api.Get("/plays", s.listPlays)
 
 	api.Get("/incidents", s.listIncidents)
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -14,15 +15,18 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"beacon/playlists"
 	"beacon/protocol"
 	"beacon/server/servertest"
 )
 
 // rawPlayer speaks protocol v1 by hand, frame by frame.
 type rawPlayer struct {
-	t    *testing.T
-	conn *websocket.Conn
-	priv ed25519.PrivateKey
+	t      *testing.T
+	conn   *websocket.Conn
+	priv   ed25519.PrivateKey
+	frames chan []byte // everything the server sent, in order
+	closed chan error  // the read error that ended the connection
 }
 
 func dialRaw(t *testing.T, s *servertest.Server, priv ed25519.PrivateKey) *rawPlayer {
@@ -39,7 +43,31 @@ func dialRaw(t *testing.T, s *servertest.Server, priv ed25519.PrivateKey) *rawPl
 		_, priv, _ = ed25519.GenerateKey(rand.Reader)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &rawPlayer{t: t, conn: conn, priv: priv}
+	p := &rawPlayer{t: t, conn: conn, priv: priv, frames: make(chan []byte, 1000), closed: make(chan error, 1)}
+	go func() {
+		for {
+			_, frame, err := conn.ReadMessage()
+			if err != nil {
+				p.closed <- err
+				return
+			}
+			p.frames <- frame
+		}
+	}()
+	return p
+}
+
+// next returns the next frame, or the error that closed the connection.
+func (p *rawPlayer) next(within time.Duration) ([]byte, error) {
+	select {
+	case f := <-p.frames:
+		return f, nil
+	case err := <-p.closed:
+		p.closed <- err
+		return nil, err
+	case <-time.After(within):
+		return nil, errors.New("timed out")
+	}
 }
 
 func (p *rawPlayer) send(typ string, body any) string {
@@ -61,8 +89,7 @@ func (p *rawPlayer) sendRaw(b []byte) error { return p.conn.WriteMessage(websock
 func (p *rawPlayer) expect(typ string, body any) protocol.Envelope {
 	p.t.Helper()
 	for {
-		_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, frame, err := p.conn.ReadMessage()
+		frame, err := p.next(5 * time.Second)
 		if err != nil {
 			p.t.Fatalf("waiting for %s: %v", typ, err)
 		}
@@ -92,8 +119,7 @@ func (p *rawPlayer) handshake(heldVersion int64) protocol.Envelope {
 	p.expect(protocol.TypeChallenge, &ch)
 	p.send(protocol.TypeAuth, protocol.SignAuth(p.priv, ch.Nonce))
 	for {
-		_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, frame, err := p.conn.ReadMessage()
+		frame, err := p.next(5 * time.Second)
 		if err != nil {
 			p.t.Fatalf("after auth: %v", err)
 		}
@@ -173,8 +199,13 @@ func TestPairingClaimAndFileDownload(t *testing.T) {
 			file = m.Files[0]
 		}
 	}
-	if file.Profile != "384x192-contain-000000" || m.Playlist.Items[0].DurationS != 5 {
-		t.Fatalf("manifest: %+v", m)
+	var prog playlists.Program
+	if err := json.Unmarshal(m.Program, &prog); err != nil {
+		t.Fatal(err)
+	}
+	if file.Profile != "384x192-contain-000000" || len(prog.Playlists) != 1 || prog.Playlists[0].Entries[0].DurationS != 5 ||
+		len(prog.Items) != 1 || prog.Items[0].Variants[""].SHA256 != file.SHA256 {
+		t.Fatalf("manifest: %+v\nprogram: %s", m, m.Program)
 	}
 
 	get := func(token, rng string) (*http.Response, []byte) {
@@ -224,7 +255,7 @@ func TestPairingClaimAndFileDownload(t *testing.T) {
 	// Heartbeat and ack show up in the display list.
 	p2.send(protocol.TypeAck, protocol.Ack{Ref: "x", ManifestVersion: m.Version})
 	p2.send(protocol.TypeHeartbeat, protocol.Heartbeat{ManifestVersion: m.Version, State: "playing",
-		NowPlaying: &protocol.NowPlaying{ItemID: m.Playlist.Items[0].ID, MediaID: med.ID, SHA256: file.SHA256, StartedAt: time.Now()}})
+		NowPlaying: &protocol.NowPlaying{ItemID: med.ID, MediaID: med.ID, SHA256: file.SHA256, StartedAt: time.Now()}})
 	servertest.Eventually(t, 5*time.Second, "display list shows the heartbeat", func() bool {
 		var list struct {
 			Displays []struct {
@@ -299,9 +330,8 @@ func TestProtocolErrors(t *testing.T) {
 		// Over 1 MiB: the server closes the connection.
 		big := fmt.Sprintf(`{"type":"heartbeat","id":"1","ts":"2026-01-01T00:00:00Z","body":{"state":"%s"}}`, strings.Repeat("x", protocol.MaxFrameSize))
 		_ = p.sendRaw([]byte(big))
-		_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 		for {
-			if _, _, err := p.conn.ReadMessage(); err != nil {
+			if _, err := p.next(5 * time.Second); err != nil {
 				if ce, ok := err.(*websocket.CloseError); ok && ce.Code != websocket.CloseMessageTooBig {
 					t.Fatalf("closed with %d, want 1009", ce.Code)
 				}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"beacon/media"
+	"beacon/media/worker"
 	"beacon/server/auth"
 	"beacon/server/players"
 	"beacon/server/store"
@@ -37,6 +37,10 @@ type Config struct {
 	MaxUploadBytes int64  // per upload; default DefaultMaxUpload
 	ImageLimits    media.Limits
 	Logger         *slog.Logger
+	// MediaWorker transcodes video and audio in a supervised subprocess;
+	// nil refuses video and audio uploads.
+	MediaWorker MediaWorker
+	Encoding    worker.Options // libx264 preset, CRF, loudness target…
 }
 
 // Server is one `beacon serve` instance.
@@ -51,6 +55,8 @@ type Server struct {
 	reg    *prometheus.Registry
 	m      metrics
 	work   *workQueue
+	jobs   *jobRunner
+	events *events
 	compMu sync.Mutex // serialises manifest compilation
 
 	bg     context.Context
@@ -106,6 +112,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	reg.MustRegister(s.m.uploads, s.m.renditions, s.m.requests)
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	s.work = newWorkQueue()
+	s.events = newEvents()
+	s.jobs = newJobRunner(s)
 	s.app = s.routes()
 	s.bgDone.Add(1)
 	go func() {
@@ -118,9 +126,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	s.jobs.start()
 	for _, o := range orgs {
 		s.work.kick(o.ID)
 	}
+	s.bgDone.Add(1)
+	go func() {
+		defer s.bgDone.Done()
+		s.hourly()
+	}()
 	return s, nil
 }
 
@@ -156,8 +170,28 @@ func (s *Server) Close() {
 	s.store.Close()
 }
 
+// hourly moves every display's prefetch window forward: a manifest changes
+// only if the set of files it needs does.
+func (s *Server) hourly() {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.bg.Done():
+			return
+		case <-t.C:
+			orgs, err := s.store.Orgs(s.bg)
+			if err != nil {
+				continue
+			}
+			for _, o := range orgs {
+				s.work.kick(o.ID)
+			}
+		}
+	}
+}
+
 func (s *Server) timeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.bg, 30*time.Second)
 }
 
-var _ = fmt.Sprintf

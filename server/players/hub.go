@@ -165,6 +165,16 @@ func (h *Hub) Info(displayID string) Info {
 	return s.info()
 }
 
+// Disconnect ends a display's session (the display was deleted).
+func (h *Hub) Disconnect(displayID string) {
+	h.mu.Lock()
+	s := h.sessions[displayID]
+	h.mu.Unlock()
+	if s != nil {
+		s.close()
+	}
+}
+
 // Close ends every session (server shutdown).
 func (h *Hub) Close() {
 	h.mu.Lock()

@@ -348,6 +348,29 @@ func (s *session) handle(env protocol.Envelope) {
 				s.hub.log.Error("record incident", "err", err)
 			}
 		}
+	case protocol.TypeProofOfPlay:
+		var pop protocol.ProofOfPlay
+		if err := env.DecodeBody(&pop); err != nil {
+			s.sendError(protocol.CodeMalformed, err.Error(), env.ID)
+			return
+		}
+		if displayID == "" {
+			s.sendError(protocol.CodeUnexpected, "pair before sending proof of play", env.ID)
+			return
+		}
+		org := s.orgIDFor(ctx, displayID)
+		plays := make([]store.Play, 0, len(pop.Records))
+		for _, r := range pop.Records {
+			plays = append(plays, store.Play{DisplayID: displayID, RecordID: r.ID, OrgID: org, Zone: r.Zone, ItemID: r.ItemID,
+				SHA256: r.SHA256, ScheduleID: r.ScheduleID, Start: r.Start, End: r.End})
+		}
+		if _, err := s.hub.store.AddPlays(ctx, plays); err != nil {
+			s.hub.log.Error("store proof of play", "display", displayID, "err", err)
+			s.sendError(protocol.CodeInternal, "could not store proof of play; send it again later", env.ID)
+			return
+		}
+		// Only now may the player drop these records from its journal.
+		s.sendMsg(protocol.TypeAck, protocol.Ack{Ref: env.ID})
 	case protocol.TypeError:
 		var e protocol.ErrorBody
 		_ = env.DecodeBody(&e)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -25,15 +26,24 @@ type Display struct {
 	NowPlaying      string // JSON of protocol.NowPlaying, "" if nothing
 	LastSeenAt      time.Time
 	CreatedAt       time.Time
+	ClusterID       string
+	Tags            []string
+	Languages       []string
+	MaxFPS          float64
+	MaxBitrate      int
+	H264Profile     string
+	H264Level       string
 }
 
-const displayCols = `id, org_id, name, public_key, width, height, fit, background, manifest_version, manifest_hash, acked_version, state, now_playing, last_seen_at, created_at`
+const displayCols = `id, org_id, name, public_key, width, height, fit, background, manifest_version, manifest_hash, acked_version, state, now_playing, last_seen_at, created_at, cluster_id, tags, languages, max_fps, max_bitrate, h264_profile, h264_level`
 
 func scanDisplay(sc interface{ Scan(...any) error }) (Display, error) {
 	var d Display
-	var seen, created sql.NullString
+	var seen, created, cluster sql.NullString
+	var tags, langs string
 	err := sc.Scan(&d.ID, &d.OrgID, &d.Name, &d.PublicKey, &d.Width, &d.Height, &d.Fit, &d.Background,
-		&d.ManifestVersion, &d.ManifestHash, &d.AckedVersion, &d.State, &d.NowPlaying, &seen, &created)
+		&d.ManifestVersion, &d.ManifestHash, &d.AckedVersion, &d.State, &d.NowPlaying, &seen, &created,
+		&cluster, &tags, &langs, &d.MaxFPS, &d.MaxBitrate, &d.H264Profile, &d.H264Level)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Display{}, ErrNotFound
 	}
@@ -41,15 +51,69 @@ func scanDisplay(sc interface{ Scan(...any) error }) (Display, error) {
 		return Display{}, err
 	}
 	d.LastSeenAt, d.CreatedAt = parseTS(seen), parseTS(created)
+	d.ClusterID = cluster.String
+	_ = json.Unmarshal([]byte(tags), &d.Tags)
+	_ = json.Unmarshal([]byte(langs), &d.Languages)
 	return d, nil
+}
+
+func jsonList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// UpdateDisplay replaces a display's settings (name, panel, cluster, tags,
+// languages, video profile).
+func (s *Store) UpdateDisplay(ctx context.Context, d Display) (Display, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE displays SET name = ?, width = ?, height = ?, fit = ?, background = ?, cluster_id = ?, tags = ?, languages = ?,
+		max_fps = ?, max_bitrate = ?, h264_profile = ?, h264_level = ? WHERE id = ? AND org_id = ?`,
+		d.Name, d.Width, d.Height, d.Fit, d.Background, nullable(d.ClusterID), jsonList(d.Tags), jsonList(d.Languages),
+		d.MaxFPS, d.MaxBitrate, d.H264Profile, d.H264Level, d.ID, d.OrgID)
+	if err != nil {
+		return Display{}, fmt.Errorf("store: update display: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Display{}, ErrNotFound
+	}
+	return s.Display(ctx, d.OrgID, d.ID)
+}
+
+// DeleteDisplay removes a display; its player must pair again.
+func (s *Store) DeleteDisplay(ctx context.Context, orgID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM displays WHERE id = ? AND org_id = ?`, id, orgID)
+	if err != nil {
+		return fmt.Errorf("store: delete display: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // CreateDisplay registers a paired display.
 func (s *Store) CreateDisplay(ctx context.Context, d Display) (Display, error) {
 	d.ID = NewID("dsp")
 	d.CreatedAt = s.now()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO displays (id, org_id, name, public_key, width, height, fit, background, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, d.OrgID, d.Name, d.PublicKey, d.Width, d.Height, d.Fit, d.Background, ts(d.CreatedAt))
+	if d.MaxFPS == 0 {
+		d.MaxFPS = 30
+	}
+	if d.H264Profile == "" {
+		d.H264Profile = "high"
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO displays (id, org_id, name, public_key, width, height, fit, background, created_at, cluster_id, tags, languages, max_fps, max_bitrate, h264_profile, h264_level)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.OrgID, d.Name, d.PublicKey, d.Width, d.Height, d.Fit, d.Background, ts(d.CreatedAt),
+		nullable(d.ClusterID), jsonList(d.Tags), jsonList(d.Languages), d.MaxFPS, d.MaxBitrate, d.H264Profile, d.H264Level)
 	if isUnique(err) {
 		return Display{}, fmt.Errorf("a display with this player key: %w", ErrConflict)
 	}

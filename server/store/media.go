@@ -28,6 +28,8 @@ type Media struct {
 	Status        string
 	Error         string
 	CreatedAt     time.Time
+	Probe         string  // JSON of the media probe (video and audio)
+	DurationS     float64 // natural length of video and audio
 }
 
 // Rendition is a media item prepared for one panel profile.
@@ -40,12 +42,12 @@ type Rendition struct {
 	ContentType   string
 }
 
-const mediaCols = `id, org_id, sha256, filename, content_type, kind, size, width, height, status, error, created_at`
+const mediaCols = `id, org_id, sha256, filename, content_type, kind, size, width, height, status, error, created_at, probe, duration_s`
 
 func scanMedia(sc interface{ Scan(...any) error }) (Media, error) {
 	var m Media
 	var created sql.NullString
-	err := sc.Scan(&m.ID, &m.OrgID, &m.SHA256, &m.Filename, &m.ContentType, &m.Kind, &m.Size, &m.Width, &m.Height, &m.Status, &m.Error, &created)
+	err := sc.Scan(&m.ID, &m.OrgID, &m.SHA256, &m.Filename, &m.ContentType, &m.Kind, &m.Size, &m.Width, &m.Height, &m.Status, &m.Error, &created, &m.Probe, &m.DurationS)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Media{}, ErrNotFound
 	}
@@ -58,8 +60,8 @@ func scanMedia(sc interface{ Scan(...any) error }) (Media, error) {
 func (s *Store) CreateMedia(ctx context.Context, m Media) (out Media, created bool, err error) {
 	m.ID = NewID("med")
 	m.CreatedAt = s.now()
-	_, err = s.db.ExecContext(ctx, `INSERT INTO media (`+mediaCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.OrgID, m.SHA256, m.Filename, m.ContentType, m.Kind, m.Size, m.Width, m.Height, m.Status, m.Error, ts(m.CreatedAt))
+	_, err = s.db.ExecContext(ctx, `INSERT INTO media (`+mediaCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.OrgID, m.SHA256, m.Filename, m.ContentType, m.Kind, m.Size, m.Width, m.Height, m.Status, m.Error, ts(m.CreatedAt), m.Probe, m.DurationS)
 	if isUnique(err) {
 		existing, err := scanMedia(s.db.QueryRowContext(ctx, `SELECT `+mediaCols+` FROM media WHERE org_id = ? AND sha256 = ?`, m.OrgID, m.SHA256))
 		return existing, false, err
@@ -145,4 +147,16 @@ func (s *Store) OrgHasFile(ctx context.Context, orgID, sha string) (contentType 
 		return "", false, err
 	}
 	return contentType, true, nil
+}
+
+// MediaBySHA returns an organisation's item with these bytes.
+func (s *Store) MediaBySHA(ctx context.Context, orgID, sha string) (Media, error) {
+	return scanMedia(s.db.QueryRowContext(ctx, `SELECT `+mediaCols+` FROM media WHERE org_id = ? AND sha256 = ?`, orgID, sha))
+}
+
+// AnyMediaWithSHA reports whether any organisation holds these bytes.
+func (s *Store) AnyMediaWithSHA(ctx context.Context, sha string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM media WHERE sha256 = ?`, sha).Scan(&n)
+	return n > 0, err
 }

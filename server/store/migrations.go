@@ -119,6 +119,107 @@ CREATE TABLE incidents (
 	created_at TEXT NOT NULL
 );
 `,
+	// 2: clusters, display settings, items, layouts, rich playlists and
+	// schedules, proof of play, media jobs.
+	`
+CREATE TABLE clusters (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	name TEXT NOT NULL,
+	location TEXT NOT NULL DEFAULT '',
+	latitude REAL,
+	longitude REAL,
+	timezone TEXT NOT NULL,
+	hours TEXT NOT NULL DEFAULT '[]',
+	holidays TEXT NOT NULL DEFAULT '[]',
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE INDEX clusters_org ON clusters(org_id);
+ALTER TABLE displays ADD COLUMN cluster_id TEXT REFERENCES clusters(id) ON DELETE SET NULL;
+ALTER TABLE displays ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE displays ADD COLUMN languages TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE displays ADD COLUMN max_fps REAL NOT NULL DEFAULT 30;
+ALTER TABLE displays ADD COLUMN max_bitrate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE displays ADD COLUMN h264_profile TEXT NOT NULL DEFAULT 'high';
+ALTER TABLE displays ADD COLUMN h264_level TEXT NOT NULL DEFAULT '';
+ALTER TABLE media ADD COLUMN probe TEXT NOT NULL DEFAULT '';
+ALTER TABLE media ADD COLUMN duration_s REAL NOT NULL DEFAULT 0;
+CREATE TABLE items (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	body TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE INDEX items_org ON items(org_id);
+CREATE TABLE layouts (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	body TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+ALTER TABLE playlists ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE playlist_items_v2 (
+	playlist_id TEXT NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,
+	position INTEGER NOT NULL,
+	media_id TEXT REFERENCES media(id),
+	item_id TEXT NOT NULL DEFAULT '',
+	child_playlist_id TEXT NOT NULL DEFAULT '',
+	duration_s REAL NOT NULL,
+	PRIMARY KEY (playlist_id, position)
+);
+INSERT INTO playlist_items_v2 (playlist_id, position, media_id, duration_s)
+	SELECT playlist_id, position, media_id, duration_s FROM playlist_items;
+DROP TABLE playlist_items;
+ALTER TABLE playlist_items_v2 RENAME TO playlist_items;
+CREATE TABLE schedules_v2 (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	body TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+INSERT INTO schedules_v2 (id, org_id, body, created_at, updated_at)
+	SELECT id, org_id,
+		json_object('id', id, 'target', json_object('display_ids', json_array(display_id)), 'content', json_object('playlist_id', playlist_id), 'priority', 0),
+		created_at, created_at
+	FROM schedules;
+DROP TABLE schedules;
+ALTER TABLE schedules_v2 RENAME TO schedules;
+CREATE INDEX schedules_org ON schedules(org_id);
+CREATE TABLE plays (
+	display_id TEXT NOT NULL,
+	record_id TEXT NOT NULL,
+	org_id TEXT NOT NULL,
+	zone TEXT NOT NULL,
+	item_id TEXT NOT NULL,
+	sha256 TEXT NOT NULL DEFAULT '',
+	schedule_id TEXT NOT NULL DEFAULT '',
+	started_at TEXT NOT NULL,
+	ended_at TEXT NOT NULL,
+	received_at TEXT NOT NULL,
+	PRIMARY KEY (display_id, record_id)
+);
+CREATE INDEX plays_org_time ON plays(org_id, started_at);
+CREATE TABLE jobs (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	media_id TEXT NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+	kind TEXT NOT NULL,
+	spec TEXT NOT NULL,
+	status TEXT NOT NULL,
+	progress REAL NOT NULL DEFAULT 0,
+	eta_s REAL NOT NULL DEFAULT 0,
+	error TEXT NOT NULL DEFAULT '',
+	attempts INTEGER NOT NULL DEFAULT 0,
+	created_at TEXT NOT NULL,
+	started_at TEXT,
+	finished_at TEXT
+);
+CREATE INDEX jobs_status ON jobs(status, created_at);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -8,28 +8,23 @@ import (
 	"time"
 )
 
-// Playlist is an ordered loop of media items.
+// Playlist is an ordered loop of entries.
 type Playlist struct {
 	ID        string
 	OrgID     string
 	Name      string
+	Options   string // JSON: shuffle, transition
 	Items     []PlaylistItem
 	UpdatedAt time.Time
 }
 
-// PlaylistItem is one entry of a playlist.
+// PlaylistItem is one entry of a playlist: a media file, an item, or a
+// nested playlist.
 type PlaylistItem struct {
-	MediaID   string
-	DurationS float64
-}
-
-// Schedule puts a playlist on a display (always on, for now).
-type Schedule struct {
-	ID         string
-	OrgID      string
-	DisplayID  string
+	MediaID    string
+	ItemID     string
 	PlaylistID string
-	CreatedAt  time.Time
+	DurationS  float64
 }
 
 // CreatePlaylist stores a playlist and its items.
@@ -37,8 +32,8 @@ func (s *Store) CreatePlaylist(ctx context.Context, p Playlist) (Playlist, error
 	p.ID = NewID("pls")
 	p.UpdatedAt = s.now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO playlists (id, org_id, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
-			p.ID, p.OrgID, p.Name, ts(p.UpdatedAt), ts(p.UpdatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO playlists (id, org_id, name, options, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			p.ID, p.OrgID, p.Name, opts(p.Options), ts(p.UpdatedAt), ts(p.UpdatedAt)); err != nil {
 			return fmt.Errorf("store: create playlist: %w", err)
 		}
 		return insertItems(ctx, tx, p)
@@ -50,7 +45,7 @@ func (s *Store) CreatePlaylist(ctx context.Context, p Playlist) (Playlist, error
 func (s *Store) UpdatePlaylist(ctx context.Context, p Playlist) (Playlist, error) {
 	p.UpdatedAt = s.now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE playlists SET name = ?, updated_at = ? WHERE id = ? AND org_id = ?`, p.Name, ts(p.UpdatedAt), p.ID, p.OrgID)
+		res, err := tx.ExecContext(ctx, `UPDATE playlists SET name = ?, options = ?, updated_at = ? WHERE id = ? AND org_id = ?`, p.Name, opts(p.Options), ts(p.UpdatedAt), p.ID, p.OrgID)
 		if err != nil {
 			return fmt.Errorf("store: update playlist: %w", err)
 		}
@@ -67,8 +62,8 @@ func (s *Store) UpdatePlaylist(ctx context.Context, p Playlist) (Playlist, error
 
 func insertItems(ctx context.Context, tx *sql.Tx, p Playlist) error {
 	for i, it := range p.Items {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO playlist_items (playlist_id, position, media_id, duration_s) VALUES (?, ?, ?, ?)`,
-			p.ID, i, it.MediaID, it.DurationS); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO playlist_items (playlist_id, position, media_id, item_id, child_playlist_id, duration_s) VALUES (?, ?, ?, ?, ?, ?)`,
+			p.ID, i, nullable(it.MediaID), it.ItemID, it.PlaylistID, it.DurationS); err != nil {
 			return fmt.Errorf("store: playlist item %d: %w", i, err)
 		}
 	}
@@ -79,8 +74,8 @@ func insertItems(ctx context.Context, tx *sql.Tx, p Playlist) error {
 func (s *Store) Playlist(ctx context.Context, orgID, id string) (Playlist, error) {
 	var p Playlist
 	var updated sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, name, updated_at FROM playlists WHERE org_id = ? AND id = ?`, orgID, id).
-		Scan(&p.ID, &p.OrgID, &p.Name, &updated)
+	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, name, options, updated_at FROM playlists WHERE org_id = ? AND id = ?`, orgID, id).
+		Scan(&p.ID, &p.OrgID, &p.Name, &p.Options, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Playlist{}, ErrNotFound
 	}
@@ -88,14 +83,14 @@ func (s *Store) Playlist(ctx context.Context, orgID, id string) (Playlist, error
 		return Playlist{}, err
 	}
 	p.UpdatedAt = parseTS(updated)
-	rows, err := s.db.QueryContext(ctx, `SELECT media_id, duration_s FROM playlist_items WHERE playlist_id = ? ORDER BY position`, id)
+	rows, err := s.db.QueryContext(ctx, `SELECT COALESCE(media_id, ''), item_id, child_playlist_id, duration_s FROM playlist_items WHERE playlist_id = ? ORDER BY position`, id)
 	if err != nil {
 		return Playlist{}, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var it PlaylistItem
-		if err := rows.Scan(&it.MediaID, &it.DurationS); err != nil {
+		if err := rows.Scan(&it.MediaID, &it.ItemID, &it.PlaylistID, &it.DurationS); err != nil {
 			return Playlist{}, err
 		}
 		p.Items = append(p.Items, it)
@@ -105,7 +100,7 @@ func (s *Store) Playlist(ctx context.Context, orgID, id string) (Playlist, error
 
 // Playlists lists an organisation's playlists (without items).
 func (s *Store) Playlists(ctx context.Context, orgID string) ([]Playlist, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, org_id, name, updated_at FROM playlists WHERE org_id = ? ORDER BY name, id`, orgID)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, org_id, name, options, updated_at FROM playlists WHERE org_id = ? ORDER BY name, id`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list playlists: %w", err)
 	}
@@ -114,7 +109,7 @@ func (s *Store) Playlists(ctx context.Context, orgID string) ([]Playlist, error)
 	for rows.Next() {
 		var p Playlist
 		var updated sql.NullString
-		if err := rows.Scan(&p.ID, &p.OrgID, &p.Name, &updated); err != nil {
+		if err := rows.Scan(&p.ID, &p.OrgID, &p.Name, &p.Options, &updated); err != nil {
 			return nil, err
 		}
 		p.UpdatedAt = parseTS(updated)
@@ -123,47 +118,37 @@ func (s *Store) Playlists(ctx context.Context, orgID string) ([]Playlist, error)
 	return out, rows.Err()
 }
 
-// CreateSchedule assigns a playlist to a display.
-func (s *Store) CreateSchedule(ctx context.Context, sc Schedule) (Schedule, error) {
-	sc.ID = NewID("sch")
-	sc.CreatedAt = s.now()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO schedules (id, org_id, display_id, playlist_id, created_at) VALUES (?, ?, ?, ?, ?)`,
-		sc.ID, sc.OrgID, sc.DisplayID, sc.PlaylistID, ts(sc.CreatedAt))
-	if err != nil {
-		return Schedule{}, fmt.Errorf("store: create schedule: %w", err)
+func opts(s string) string {
+	if s == "" {
+		return "{}"
 	}
-	return sc, nil
+	return s
 }
 
-// Schedules lists an organisation's schedules, newest first.
-func (s *Store) Schedules(ctx context.Context, orgID string) ([]Schedule, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, org_id, display_id, playlist_id, created_at FROM schedules WHERE org_id = ? ORDER BY created_at DESC, id DESC`, orgID)
+// DeletePlaylist removes a playlist.
+func (s *Store) DeletePlaylist(ctx context.Context, orgID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM playlists WHERE id = ? AND org_id = ?`, id, orgID)
 	if err != nil {
-		return nil, fmt.Errorf("store: list schedules: %w", err)
+		return fmt.Errorf("store: delete playlist: %w", err)
 	}
-	defer rows.Close()
-	var out []Schedule
-	for rows.Next() {
-		var sc Schedule
-		var created sql.NullString
-		if err := rows.Scan(&sc.ID, &sc.OrgID, &sc.DisplayID, &sc.PlaylistID, &created); err != nil {
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// PlaylistsFull lists an organisation's playlists with their entries.
+func (s *Store) PlaylistsFull(ctx context.Context, orgID string) ([]Playlist, error) {
+	list, err := s.Playlists(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		p, err := s.Playlist(ctx, orgID, list[i].ID)
+		if err != nil {
 			return nil, err
 		}
-		sc.CreatedAt = parseTS(created)
-		out = append(out, sc)
+		list[i] = p
 	}
-	return out, rows.Err()
-}
-
-// CurrentSchedule returns the newest schedule of a display, ErrNotFound if none.
-func (s *Store) CurrentSchedule(ctx context.Context, displayID string) (Schedule, error) {
-	var sc Schedule
-	var created sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, display_id, playlist_id, created_at FROM schedules WHERE display_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`, displayID).
-		Scan(&sc.ID, &sc.OrgID, &sc.DisplayID, &sc.PlaylistID, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Schedule{}, ErrNotFound
-	}
-	sc.CreatedAt = parseTS(created)
-	return sc, err
+	return list, nil
 }

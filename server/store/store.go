@@ -84,7 +84,8 @@ func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
-func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// ts formats instants at a fixed width so that they sort as text.
+func ts(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
 func parseTS(s sql.NullString) time.Time {
 	if !s.Valid || s.String == "" {

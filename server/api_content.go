@@ -1,0 +1,207 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"beacon/playlists"
+	"beacon/server/store"
+)
+
+// ---- playlists ----
+
+type entryJSON struct {
+	MediaID    string  `json:"media_id,omitempty"`
+	ItemID     string  `json:"item_id,omitempty"`
+	PlaylistID string  `json:"playlist_id,omitempty"`
+	DurationS  float64 `json:"duration_s,omitempty"`
+}
+
+type playlistRequest struct {
+	Name       string               `json:"name"`
+	Items      []entryJSON          `json:"items"`
+	Shuffle    bool                 `json:"shuffle"`
+	Transition playlists.Transition `json:"transition"`
+}
+
+type playlistView struct {
+	ID         string               `json:"id"`
+	Name       string               `json:"name"`
+	Items      []entryJSON          `json:"items"`
+	Shuffle    bool                 `json:"shuffle"`
+	Transition playlists.Transition `json:"transition"`
+	UpdatedAt  time.Time            `json:"updated_at"`
+}
+
+func viewPlaylist(p store.Playlist) playlistView {
+	var opt playlistOptions
+	_ = json.Unmarshal([]byte(p.Options), &opt)
+	if opt.Transition.Kind == "" {
+		opt.Transition.Kind = "cut"
+	}
+	v := playlistView{ID: p.ID, Name: p.Name, UpdatedAt: p.UpdatedAt, Items: []entryJSON{}, Shuffle: opt.Shuffle, Transition: opt.Transition}
+	for _, it := range p.Items {
+		v.Items = append(v.Items, entryJSON{MediaID: it.MediaID, ItemID: it.ItemID, PlaylistID: it.PlaylistID, DurationS: it.DurationS})
+	}
+	return v
+}
+
+func (s *Server) checkPlaylist(c *fiber.Ctx, selfID string, req *playlistRequest) (store.Playlist, error) {
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" {
+		return store.Playlist{}, invalid("name is required")
+	}
+	if len(req.Items) > 10000 {
+		return store.Playlist{}, invalid("a playlist holds at most 10000 items")
+	}
+	switch req.Transition.Kind {
+	case "":
+		req.Transition.Kind = "cut"
+	case "cut", "fade":
+	default:
+		return store.Playlist{}, invalid("transition.kind must be cut or fade")
+	}
+	if req.Transition.DurationMS < 0 || req.Transition.DurationMS > 10000 {
+		return store.Playlist{}, invalid("transition.duration_ms must be between 0 and 10000")
+	}
+	ctx, cancel := s.timeout()
+	defer cancel()
+	org := who(c).OrgID
+	out := store.Playlist{OrgID: org, Name: req.Name}
+	for i, it := range req.Items {
+		set := 0
+		for _, v := range []string{it.MediaID, it.ItemID, it.PlaylistID} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			return store.Playlist{}, invalid(fmt.Sprintf("items[%d] needs exactly one of media_id, item_id or playlist_id", i))
+		}
+		if it.DurationS < 0 || it.DurationS > 86400 {
+			return store.Playlist{}, invalid(fmt.Sprintf("items[%d].duration_s must be between 0 and 86400 seconds", i))
+		}
+		var err error
+		switch {
+		case it.MediaID != "":
+			var m store.Media
+			if m, err = s.store.Media(ctx, org, it.MediaID); err == nil && m.Kind == "image" && it.DurationS == 0 {
+				it.DurationS = playlists.DefaultDurationS
+			}
+		case it.ItemID != "":
+			_, err = s.store.Doc(ctx, store.Items, org, it.ItemID)
+		case it.PlaylistID != "":
+			if it.PlaylistID == selfID {
+				return store.Playlist{}, invalid(fmt.Sprintf("items[%d]: a playlist cannot contain itself", i))
+			}
+			_, err = s.store.Playlist(ctx, org, it.PlaylistID)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Playlist{}, invalid(fmt.Sprintf("items[%d]: no such media item, item or playlist", i))
+		}
+		if err != nil {
+			return store.Playlist{}, err
+		}
+		out.Items = append(out.Items, store.PlaylistItem{MediaID: it.MediaID, ItemID: it.ItemID, PlaylistID: it.PlaylistID, DurationS: it.DurationS})
+	}
+	opt, _ := json.Marshal(playlistOptions{Shuffle: req.Shuffle, Transition: req.Transition})
+	out.Options = string(opt)
+	return out, nil
+}
+
+func invalid(msg string) error { return fail(fiber.StatusBadRequest, "invalid", msg) }
+
+func (s *Server) createPlaylist(c *fiber.Ctx) error {
+	var req playlistRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	p, err := s.checkPlaylist(c, "", &req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.timeout()
+	defer cancel()
+	if p, err = s.store.CreatePlaylist(ctx, p); err != nil {
+		return err
+	}
+	s.changed(p.OrgID)
+	return c.Status(fiber.StatusCreated).JSON(viewPlaylist(p))
+}
+
+func (s *Server) updatePlaylist(c *fiber.Ctx) error {
+	var req playlistRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	p, err := s.checkPlaylist(c, c.Params("id"), &req)
+	if err != nil {
+		return err
+	}
+	p.ID = c.Params("id")
+	ctx, cancel := s.timeout()
+	defer cancel()
+	p, err = s.store.UpdatePlaylist(ctx, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(fiber.StatusNotFound, "not_found", "no such playlist")
+	}
+	if err != nil {
+		return err
+	}
+	s.changed(p.OrgID)
+	return c.JSON(viewPlaylist(p))
+}
+
+func (s *Server) deletePlaylist(c *fiber.Ctx) error {
+	ctx, cancel := s.timeout()
+	defer cancel()
+	err := s.store.DeletePlaylist(ctx, who(c).OrgID, c.Params("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(fiber.StatusNotFound, "not_found", "no such playlist")
+	}
+	if err != nil {
+		return err
+	}
+	s.changed(who(c).OrgID)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) listPlaylists(c *fiber.Ctx) error {
+	ctx, cancel := s.timeout()
+	defer cancel()
+	list, err := s.store.PlaylistsFull(ctx, who(c).OrgID)
+	if err != nil {
+		return err
+	}
+	out := make([]playlistView, 0, len(list))
+	for _, p := range list {
+		out = append(out, viewPlaylist(p))
+	}
+	return c.JSON(fiber.Map{"playlists": out})
+}
+
+func (s *Server) getPlaylist(c *fiber.Ctx) error {
+	ctx, cancel := s.timeout()
+	defer cancel()
+	p, err := s.store.Playlist(ctx, who(c).OrgID, c.Params("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(fiber.StatusNotFound, "not_found", "no such playlist")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(viewPlaylist(p))
+}
+
+// changed recompiles an organisation's manifests after an edit: every
+// display whose manifest changes gets the new version pushed at once.
+func (s *Server) changed(orgID string) {
+	if err := s.refreshOrg(orgID); err != nil {
+		s.log.Error("manifests after a change", "org", orgID, "err", err)
+	}
+}
