@@ -2,9 +2,9 @@ package server_test
 
 import (
 	"crypto/ed25519"
-	"errors"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/color"
 	"io"

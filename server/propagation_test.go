@@ -120,7 +120,9 @@ func TestEveryKindOfChangeReachesThePlayer(t *testing.T) {
 		if code := s.Do("PUT", "/api/v1/items/"+item.ID, map[string]any{"kind": "text", "variants": map[string]any{"vi": map[string]string{"text": "Chào mừng"}}, "default_lang": "vi"}, nil); code != 200 {
 			t.Fatalf("put item: %d", code)
 		}
-	}, func(p playlists.Program) bool { return len(p.Items) == 1 && p.Items[0].Variants["vi"].Text == "Chào mừng" })
+	}, func(p playlists.Program) bool {
+		return len(p.Items) == 1 && p.Items[0].Variants["vi"].Text == "Chào mừng"
+	})
 
 	var img servertest.Media
 	s.Upload("poster.jpg", testJPEG(t, 640, 480, color.RGBA{200, 20, 20, 255}), &img)
@@ -138,7 +140,9 @@ func TestEveryKindOfChangeReachesThePlayer(t *testing.T) {
 			"content": map[string]any{"layout_id": lay.ID, "zones": map[string]string{"main": pl.ID, "ticker": pl.ID}}, "priority": 1}, nil); code != 200 {
 			t.Fatalf("put schedule: %d", code)
 		}
-	}, func(p playlists.Program) bool { return len(p.Layouts) == 1 && p.Schedules[0].Content.LayoutID == lay.ID })
+	}, func(p playlists.Program) bool {
+		return len(p.Layouts) == 1 && p.Schedules[0].Content.LayoutID == lay.ID
+	})
 
 	step("layout change", func() {
 		if code := s.Do("PUT", "/api/v1/layouts/"+lay.ID, map[string]any{"name": "Main and ticker", "zones": []map[string]any{

@@ -194,4 +194,3 @@ func (s *Server) hourly() {
 func (s *Server) timeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.bg, 30*time.Second)
 }
-
