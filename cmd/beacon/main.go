@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"beacon/media/worker"
 	"beacon/server"
 	"beacon/server/auth"
 	"beacon/server/store"
@@ -32,7 +33,11 @@ Usage:
   beacon demo --data DIR [--player-data DIR]
                                             seed a demo organisation, admin account, images,
                                             and a local player identity already paired
-  beacon bench images                       image rendition benchmark against ImageMagick
+  beacon media probe FILE                   print what a video or audio file holds, as JSON
+  beacon media transcode --profile WxH[:fit] … IN OUTDIR
+                                            transcode as the server does, with progress
+  beacon bench timeline                     schedule evaluation: 1,000 displays × 7 days
+  beacon bench video                        transcoding against the ffmpeg command line
   beacon version
 
 Run "beacon COMMAND -h" for a command's flags.
@@ -62,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return demo(args[1:], stdout)
 	case "bench":
 		return bench(args[1:], stdout)
+	case "media":
+		return mediaCmd(args[1:], stdout, stderr)
+	case "media-worker":
+		return mediaWorkerCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "beacon", version)
 		return nil
@@ -85,13 +94,19 @@ func serve(args []string, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest accepted upload in bytes")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	workerMem := fs.Uint64("worker-memory", 4<<30, "address-space limit of each media worker, in bytes")
+	preset := fs.String("x264-preset", "veryfast", "libx264 preset for renditions")
+	crf := fs.Int("x264-crf", 23, "libx264 CRF for renditions")
+	lufs := fs.Float64("loudness", -23, "EBU R128 loudness target of audio, in LUFS")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := logger(stderr, *level)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(ctx, server.Config{DataDir: *data, MaxUploadBytes: *maxUpload, Logger: log})
+	srv, err := server.New(ctx, server.Config{DataDir: *data, MaxUploadBytes: *maxUpload, Logger: log,
+		MediaWorker: &worker.Supervisor{MemoryLimit: *workerMem},
+		Encoding:    worker.Options{Preset: *preset, CRF: *crf, LoudnessLUFS: *lufs}})
 	if err != nil {
 		return err
 	}
