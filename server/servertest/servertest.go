@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"beacon/media/worker"
 	"beacon/server"
 	"beacon/server/auth"
 	"beacon/server/store"
@@ -40,6 +41,9 @@ type Options struct {
 	DataDir        string // reuse a data dir (restart); default t.TempDir()
 	Addr           string // listen address; default 127.0.0.1:0
 	MaxUploadBytes int64
+	// MediaWorker runs video and audio jobs (see Worker and WorkerMain);
+	// nil refuses video and audio.
+	MediaWorker server.MediaWorker
 }
 
 // Start runs a server until the test ends.
@@ -57,7 +61,8 @@ func Start(t testing.TB, opt Options) *Server {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Config{DataDir: opt.DataDir, MaxUploadBytes: opt.MaxUploadBytes, Logger: log})
+	srv, err := server.New(ctx, server.Config{DataDir: opt.DataDir, MaxUploadBytes: opt.MaxUploadBytes, Logger: log,
+		MediaWorker: opt.MediaWorker, Encoding: worker.Options{Preset: "ultrafast", CRF: 28}})
 	if err != nil {
 		t.Fatalf("servertest: new server: %v", err)
 	}
