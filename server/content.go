@@ -250,7 +250,7 @@ func (s *Server) compile(oc *orgContent, d store.Display, now time.Time) (protoc
 		Timezone:     prog.Timezone,
 		Playlist:     protocol.Playlist{Items: []protocol.Item{}},
 		Program:      raw,
-		PrefetchDays: DefaultPrefetchDays,
+		PrefetchDays: s.cfg.PrefetchDays,
 		Files:        files,
 	}, nil
 }

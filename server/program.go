@@ -249,7 +249,7 @@ func (s *Server) compileProgram(oc *orgContent, d store.Display, now time.Time) 
 
 	// Files: everything the program can play over the prefetch window.
 	var out []protocol.File
-	for _, sha := range playlists.Files(&prog, now.Add(-time.Hour), now.Add(DefaultPrefetchDays*24*time.Hour)) {
+	for _, sha := range playlists.Files(&prog, now.Add(-time.Hour), now.Add(time.Duration(s.cfg.PrefetchDays)*24*time.Hour)) {
 		r, ok := files[sha]
 		if !ok {
 			continue

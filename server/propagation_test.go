@@ -220,3 +220,56 @@ func TestEveryKindOfChangeReachesThePlayer(t *testing.T) {
 	}
 	p.quiet(300 * time.Millisecond)
 }
+
+// TestPrefetchWindow: the manifest lists the files the next seven days
+// need, not those of a campaign that starts later.
+func TestPrefetchWindow(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	p, displayID := pairRaw(t, s, "Square")
+	var a, b servertest.Media
+	s.Upload("now.jpg", testJPEG(t, 320, 240, color.RGBA{10, 10, 200, 255}), &a)
+	s.Upload("later.jpg", testJPEG(t, 320, 240, color.RGBA{200, 10, 10, 255}), &b)
+	var now, later struct{ ID string }
+	s.Do("POST", "/api/v1/playlists", map[string]any{"name": "Now", "items": []map[string]any{{"media_id": a.ID}}}, &now)
+	s.Do("POST", "/api/v1/playlists", map[string]any{"name": "Later", "items": []map[string]any{{"media_id": b.ID}}}, &later)
+	day := func(d int) string { return time.Now().AddDate(0, 0, d).Format("2006-01-02") }
+	s.Do("POST", "/api/v1/schedules", map[string]any{"target": map[string]any{"display_ids": []string{displayID}}, "content": map[string]any{"playlist_id": now.ID}}, nil)
+	var sc struct{ ID string }
+	if code := s.Do("POST", "/api/v1/schedules", map[string]any{"target": map[string]any{"display_ids": []string{displayID}}, "content": map[string]any{"playlist_id": later.ID},
+		"from": day(20), "until": day(30), "priority": 5}, &sc); code != 201 {
+		t.Fatalf("schedule: %d", code)
+	}
+	files := func() map[string]bool {
+		m, _ := p.nextProgram(s)
+		out := map[string]bool{}
+		for _, f := range m.Files {
+			out[f.SHA256] = true
+		}
+		return out
+	}
+	var laterSHA string
+	servertest.Eventually(t, 10*time.Second, "renditions", func() bool {
+		var m servertest.Media
+		s.Do("GET", "/api/v1/media/"+b.ID, nil, &m)
+		if len(m.Renditions) > 0 {
+			laterSHA = m.Renditions[0].SHA256
+		}
+		return laterSHA != ""
+	})
+	var f map[string]bool
+	servertest.Eventually(t, 10*time.Second, "first campaign's file listed", func() bool { f = files(); return len(f) > 0 })
+	for {
+		if f[laterSHA] {
+			t.Fatal("a campaign 20 days ahead is prefetched")
+		}
+		if len(f) == 1 {
+			break
+		}
+		f = files()
+	}
+	s.Do("PUT", "/api/v1/schedules/"+sc.ID, map[string]any{"target": map[string]any{"display_ids": []string{displayID}}, "content": map[string]any{"playlist_id": later.ID},
+		"from": day(3), "until": day(30), "priority": 5}, nil)
+	if f = files(); len(f) != 2 {
+		t.Fatalf("a campaign 3 days ahead is not prefetched: %v", f)
+	}
+}

@@ -41,6 +41,9 @@ type Config struct {
 	// nil refuses video and audio uploads.
 	MediaWorker MediaWorker
 	Encoding    worker.Options // libx264 preset, CRF, loudness target…
+	// PrefetchDays is how far ahead manifests list the files displays
+	// need; default DefaultPrefetchDays.
+	PrefetchDays int
 }
 
 // Server is one `beacon serve` instance.
@@ -83,6 +86,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.PrefetchDays <= 0 {
+		cfg.PrefetchDays = DefaultPrefetchDays
 	}
 	st, err := store.Open(ctx, cfg.DataDir)
 	if err != nil {

@@ -98,6 +98,7 @@ func serve(args []string, stderr io.Writer) error {
 	preset := fs.String("x264-preset", "veryfast", "libx264 preset for renditions")
 	crf := fs.Int("x264-crf", 23, "libx264 CRF for renditions")
 	lufs := fs.Float64("loudness", -23, "EBU R128 loudness target of audio, in LUFS")
+	prefetch := fs.Int("prefetch-days", server.DefaultPrefetchDays, "days ahead whose files players download in advance")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func serve(args []string, stderr io.Writer) error {
 	defer stop()
 	srv, err := server.New(ctx, server.Config{DataDir: *data, MaxUploadBytes: *maxUpload, Logger: log,
 		MediaWorker: &worker.Supervisor{MemoryLimit: *workerMem},
-		Encoding:    worker.Options{Preset: *preset, CRF: *crf, LoudnessLUFS: *lufs}})
+		Encoding:    worker.Options{Preset: *preset, CRF: *crf, LoudnessLUFS: *lufs}, PrefetchDays: *prefetch})
 	if err != nil {
 		return err
 	}
