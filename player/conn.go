@@ -94,6 +94,11 @@ func (s *session) send(typ string, body any) {
 		s.p.log.Error("encode", "type", typ, "err", err)
 		return
 	}
+	s.sendFrame(typ, frame)
+}
+
+// sendFrame queues an encoded frame of type typ.
+func (s *session) sendFrame(typ string, frame []byte) {
 	select {
 	case <-s.done:
 	case s.out <- frame:
@@ -246,6 +251,7 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 		}
 		switch env.Type {
 		case protocol.TypeAck:
+			p.onAck(env)
 			continue
 		case protocol.TypeError:
 			var eb protocol.ErrorBody
@@ -320,6 +326,7 @@ func (p *Player) attach(s *session, token string) {
 	}
 	p.wakePlayback()
 	p.kickDownloads()
+	p.kickProof()
 }
 
 func (p *Player) detach(s *session) {
@@ -327,6 +334,9 @@ func (p *Player) detach(s *session) {
 	if p.sess == s {
 		p.sess = nil
 		p.token = ""
+	}
+	if p.proof.sess == s {
+		p.proof = proofState{} // resent, with the same play IDs, on the next session
 	}
 	p.connected = false
 	if p.ident.DisplayID != "" && p.pairingCode != "" {

@@ -2,15 +2,17 @@ package player
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
 	"beacon/player/cache"
+	"beacon/playlists"
 	"beacon/protocol"
 )
 
 // downloadLoop fetches the files of the current manifest that the cache
-// lacks, one at a time, whenever it is kicked (new manifest, new session,
+// lacks (for a program: every file of its prefetch horizon), one at a time, whenever it is kicked (new manifest, new session,
 // corrupt file) and again after a failure.
 func (p *Player) downloadLoop(ctx context.Context) {
 	failures := 0
@@ -53,7 +55,7 @@ func (p *Player) downloadRound(ctx context.Context) bool {
 		return true // the next session kicks a new round
 	}
 	ok := true
-	for _, f := range m.Files {
+	for _, f := range p.downloadOrder(m) {
 		if ctx.Err() != nil || s.ctx.Err() != nil {
 			return false
 		}
@@ -111,7 +113,10 @@ func (p *Player) downloadRound(ctx context.Context) bool {
 		}
 	}
 	s.send(protocol.TypeFileList, fl)
-	if len(fl.Missing) == 0 && p.currentGen() == gen {
+	// A plain playlist keeps the previous files until the new ones are all
+	// in. A program's file list is everything it needs over the prefetch
+	// horizon, so files no longer listed go at once.
+	if (len(fl.Missing) == 0 || len(m.Program) > 0) && p.currentGen() == gen {
 		if n, err := p.cache.Evict(keep); err != nil {
 			p.log.Warn("evict", "err", err)
 		} else if n > 0 {
@@ -119,6 +124,38 @@ func (p *Player) downloadRound(ctx context.Context) bool {
 		}
 	}
 	return ok
+}
+
+// prefetchSoon is the span whose files a program downloads first.
+const prefetchSoon = 24 * time.Hour
+
+// downloadOrder lists a manifest's files, those a program needs within
+// prefetchSoon first (the server lists the whole prefetch horizon).
+func (p *Player) downloadOrder(m *protocol.Manifest) []protocol.File {
+	if len(m.Program) == 0 {
+		return m.Files
+	}
+	var prog playlists.Program
+	if json.Unmarshal(m.Program, &prog) != nil {
+		return m.Files
+	}
+	now := p.now()
+	soon := map[string]bool{}
+	for _, sha := range playlists.Files(&prog, now, now.Add(prefetchSoon)) {
+		soon[sha] = true
+	}
+	out := make([]protocol.File, 0, len(m.Files))
+	for _, f := range m.Files {
+		if soon[f.SHA256] {
+			out = append(out, f)
+		}
+	}
+	for _, f := range m.Files {
+		if !soon[f.SHA256] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (p *Player) currentGen() uint64 {

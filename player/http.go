@@ -20,7 +20,8 @@ import (
 var webFS embed.FS
 
 // contentSecurityPolicy keeps the renderer page to its own origin.
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// Web items are the one exception: their pages load in sandboxed iframes.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; font-src 'self'; connect-src 'self'; frame-src 'self' http: https:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 func (p *Player) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -98,15 +99,23 @@ func (p *Player) contentType(sha string, data []byte) string {
 }
 
 // hub holds the renderer pages connected to /renderer/ws and the current
-// command, which each page gets again when it (re)connects.
+// scene: the commands that rebuild what is on screen (a pairing, waiting,
+// blank or off command; a full-screen show; or a layout followed by one
+// show or clear per zone, and the preload hint of each zone's next video).
+// A page that (re)connects gets the scene again.
 type hub struct {
 	p        *Player
 	upgrader websocket.Upgrader
 	mu       sync.Mutex
-	cur      []byte
+	scene    []sceneCmd
 	conns    map[*rconn]struct{}
 	closed   bool
 	wg       sync.WaitGroup
+}
+
+type sceneCmd struct {
+	zone string // show and clear of a zone
+	b    []byte
 }
 
 type rconn struct {
@@ -134,8 +143,9 @@ func (h *hub) connected() bool {
 	return len(h.conns) > 0
 }
 
-// render sends cmd to every page. A command equal to the current one is
-// not repeated, except show (each show is a new item on screen).
+// render sends cmd to every page and updates the scene. A screen command
+// equal to the current scene is not repeated; shows always are (each show
+// is a new item on screen).
 func (h *hub) render(cmd rendererCmd) {
 	b, err := json.Marshal(cmd)
 	if err != nil {
@@ -143,15 +153,45 @@ func (h *hub) render(cmd rendererCmd) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if cmd.Type != cmdShow && bytes.Equal(b, h.cur) {
-		return
+	switch {
+	case (cmd.Type == cmdShow || cmd.Type == cmdClear || cmd.Type == cmdPreload) && cmd.Zone != "":
+		key := cmd.Zone
+		if cmd.Type == cmdPreload {
+			key = "preload\x00" + cmd.Zone
+		} else {
+			h.dropLocked("preload\x00" + cmd.Zone) // a new item: the hint is used or stale
+		}
+		replaced := false
+		for i, sc := range h.scene {
+			if sc.zone == key {
+				h.scene[i].b = b
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			h.scene = append(h.scene, sceneCmd{zone: key, b: b})
+		}
+	default:
+		if cmd.Type != cmdShow && cmd.Type != cmdLayout && len(h.scene) == 1 && bytes.Equal(b, h.scene[0].b) {
+			return
+		}
+		h.scene = []sceneCmd{{b: b}}
 	}
-	h.cur = b
 	for c := range h.conns {
 		select {
 		case c.out <- b:
 		default:
-			c.close() // the page is stuck; it reconnects and gets the current command
+			c.close() // the page is stuck; it reconnects and gets the scene
+		}
+	}
+}
+
+func (h *hub) dropLocked(key string) {
+	for i, sc := range h.scene {
+		if sc.zone == key {
+			h.scene = append(h.scene[:i], h.scene[i+1:]...)
+			return
 		}
 	}
 }
@@ -170,6 +210,7 @@ func (h *hub) wait() { h.wg.Wait() }
 // rendererMsg is what the page sends back.
 type rendererMsg struct {
 	Type    string `json:"type"` // shown or error
+	Zone    string `json:"zone"`
 	SHA256  string `json:"sha256"`
 	ItemID  string `json:"item_id"`
 	Message string `json:"message"`
@@ -180,7 +221,7 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &rconn{c: conn, out: make(chan []byte, 16), done: make(chan struct{})}
+	c := &rconn{c: conn, out: make(chan []byte, 64), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -188,8 +229,11 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.conns[c] = struct{}{}
-	if h.cur != nil {
-		c.out <- h.cur
+	for _, sc := range h.scene {
+		select {
+		case c.out <- sc.b:
+		default:
+		}
 	}
 	h.wg.Add(2)
 	h.mu.Unlock()
@@ -242,9 +286,9 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 		switch m.Type {
 		case msgShown:
-			h.p.log.Debug("renderer shows", "sha256", m.SHA256, "item_id", m.ItemID)
+			h.p.log.Debug("renderer shows", "zone", m.Zone, "sha256", m.SHA256, "item_id", m.ItemID)
 		case "error":
-			h.p.log.Warn("renderer error", "sha256", m.SHA256, "message", m.Message)
+			h.p.log.Warn("renderer error", "zone", m.Zone, "sha256", m.SHA256, "item_id", m.ItemID, "message", m.Message)
 		}
 	}
 }

@@ -20,6 +20,7 @@ const (
 	keyFile      = "player.key"    // Ed25519 seed, 32 raw bytes (64 hex characters also accepted)
 	stateFile    = "state.json"    // identity: display id, name, pinned server key
 	manifestFile = "manifest.json" // last verified protocol.SignedManifest
+	journalFile  = "plays.jsonl"   // proof-of-play journal (beacon/player/journal)
 )
 
 // identity is what pairing gives the player; it is state.json on disk.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"beacon/player/cache"
+	"beacon/playlists"
 	"beacon/protocol"
 )
 
@@ -16,20 +17,58 @@ const (
 	cmdShow    = "show"
 	cmdBlank   = "blank"
 	cmdWaiting = "waiting"
+	cmdOff     = "off"     // outside operating hours: black, media stopped
+	cmdLayout  = "layout"  // program: place zones; clears every zone
+	cmdClear   = "clear"   // program: a zone shows nothing
+	cmdPreload = "preload" // program: load a zone's next video off screen
 	msgShown   = "shown"
 )
 
-// rendererCmd is one command to the renderer page.
+// rendererCmd is one command to the renderer page. A show without a zone
+// is the full-screen image of a plain playlist.
 type rendererCmd struct {
-	Type       string `json:"type"`
-	Code       string `json:"code,omitempty"`        // pairing
-	Kind       string `json:"kind,omitempty"`        // show: image
-	URL        string `json:"url,omitempty"`         // show: /content/<sha>
-	SHA256     string `json:"sha256,omitempty"`      // show
-	ItemID     string `json:"item_id,omitempty"`     // show
-	DurationMS int64  `json:"duration_ms,omitempty"` // show
-	Fit        string `json:"fit,omitempty"`         // show: contain (default), cover or stretch
-	Background string `json:"background,omitempty"`  // show: letterbox colour #rrggbb
+	Type       string              `json:"type"`
+	Code       string              `json:"code,omitempty"`        // pairing
+	Zone       string              `json:"zone,omitempty"`        // show, clear, preload
+	Kind       string              `json:"kind,omitempty"`        // show: image, video, audio, web, text, clock
+	URL        string              `json:"url,omitempty"`         // show, preload: /content/<sha> (web: the page)
+	SHA256     string              `json:"sha256,omitempty"`      // show, preload
+	ItemID     string              `json:"item_id,omitempty"`     // show, preload
+	DurationMS int64               `json:"duration_ms,omitempty"` // show
+	Fit        string              `json:"fit,omitempty"`         // show: contain (default), cover or stretch
+	Background string              `json:"background,omitempty"`  // show: letterbox colour #rrggbb
+	Transition *rendererTransition `json:"transition,omitempty"`  // show
+	Text       string              `json:"text,omitempty"`        // show: text
+	Style      *rendererStyle      `json:"style,omitempty"`       // show: text, clock
+	RefreshS   float64             `json:"refresh_s,omitempty"`   // show: web
+	Width      int                 `json:"width,omitempty"`       // layout: display size in pixels
+	Height     int                 `json:"height,omitempty"`      // layout
+	Timezone   string              `json:"timezone,omitempty"`    // layout: IANA zone for clocks
+	Zones      []rendererZone      `json:"zones,omitempty"`       // layout
+}
+
+// rendererZone is a zone's rectangle in display pixels.
+type rendererZone struct {
+	ID string `json:"id"`
+	X  int    `json:"x"`
+	Y  int    `json:"y"`
+	W  int    `json:"w"`
+	H  int    `json:"h"`
+	Z  int    `json:"z"`
+}
+
+type rendererTransition struct {
+	Kind       string `json:"kind"` // cut or fade
+	DurationMS int    `json:"duration_ms,omitempty"`
+}
+
+type rendererStyle struct {
+	FontSizePx int     `json:"font_size_px,omitempty"`
+	Color      string  `json:"color,omitempty"`
+	Background string  `json:"background,omitempty"`
+	Scroll     bool    `json:"scroll,omitempty"`
+	SpeedPxS   float64 `json:"speed_px_s,omitempty"`
+	Format     string  `json:"format,omitempty"` // clock: Go layout
 }
 
 // retryWaiting is how often the loop looks again when nothing is playable.
@@ -38,13 +77,16 @@ const retryWaiting = 5 * time.Second
 // minItemDuration stops a tiny duration from spinning the loop.
 const minItemDuration = 100 * time.Millisecond
 
-// playLoop drives the renderer. It loops over the playlist of the current
-// manifest, showing each item whose file verifies and skipping the others.
-// A new manifest takes over at the next item boundary; a pairing request
-// interrupts at once. It never depends on the server connection.
+// playLoop drives the renderer. A manifest with a program is evaluated
+// (runProgram); otherwise it loops over the manifest's playlist, showing
+// each item whose file verifies and skipping the others. A new manifest
+// takes over at the next item boundary; a pairing request interrupts at
+// once. It never depends on the server connection.
 func (p *Player) playLoop(ctx context.Context) {
 	next := 0
 	var gen uint64
+	var prog *playlists.Program
+	var progGen uint64
 	for ctx.Err() == nil {
 		p.mu.Lock()
 		paired := p.ident.DisplayID != ""
@@ -67,6 +109,19 @@ func (p *Player) playLoop(ctx context.Context) {
 		}
 		if g != gen {
 			gen, next = g, 0
+		}
+		if m != nil && len(m.Program) > 0 {
+			if progGen != g {
+				progGen = g
+				var err error
+				if prog, err = decodeProgram(m.Program); err != nil {
+					p.log.Error("manifest program refused; playing its playlist", "version", m.Version, "err", err)
+				}
+			}
+			if prog != nil {
+				p.runProgram(ctx, g, m, prog)
+				continue
+			}
 		}
 		var items []protocol.Item
 		if m != nil {

@@ -9,6 +9,17 @@
 // signature against the pinned key, and each file's SHA-256 right before it
 // is handed to the renderer.
 //
+// A manifest with a program (beacon/playlists) is evaluated on the
+// player's clock (Config.Now): at every change playlists.At says what each
+// zone shows, the renderer gets a layout and one show per zone, and the
+// player sleeps until the next change. Outside operating hours the screen
+// is off. Items whose file is not in the cache are never started. A
+// manifest without a program plays its plain image loop.
+//
+// Every play is journalled when it ends (beacon/player/journal, in
+// plays.jsonl) and sent to the server as proof_of_play; it leaves the
+// journal only when the server acknowledges that message.
+//
 // The local HTTP listener serves:
 //
 //	GET /              renderer page (embedded, no external resources)
@@ -35,6 +46,7 @@ import (
 	"time"
 
 	"beacon/player/cache"
+	"beacon/player/journal"
 	"beacon/protocol"
 )
 
@@ -54,7 +66,13 @@ type Config struct {
 	BackoffMax     time.Duration // reconnect backoff cap, default 30s
 	Logger         *slog.Logger  // default slog.Default()
 	Version        string        // player version sent in hello
-	Now            func() time.Time
+	// Now is the player's clock (default time.Now): programs are evaluated,
+	// and plays journalled, in its time.
+	Now func() time.Time
+	// Alarm returns a channel that fires once Now reaches t (default: a
+	// real timer). Tests inject it with Now to run a program on a
+	// simulated clock.
+	Alarm func(t time.Time) <-chan time.Time
 }
 
 // Status is what GET /status returns.
@@ -68,6 +86,8 @@ type Status struct {
 	RendererConnected bool                 `json:"renderer_connected"`
 	NowPlaying        *protocol.NowPlaying `json:"now_playing"`
 	Cache             protocol.CacheStats  `json:"cache"`
+	Zones             []ZoneStatus         `json:"zones,omitempty"` // program: what each zone shows
+	PlaysPending      int                  `json:"plays_pending"`   // journalled plays the server has not acknowledged
 }
 
 // Player is one screen's daemon. Create it with New and start it with Run.
@@ -101,10 +121,16 @@ type Player struct {
 	manifest    *protocol.Manifest
 	gen         uint64 // bumped whenever manifest changes
 	nowPlaying  *protocol.NowPlaying
+	off         bool         // program: outside operating hours
+	zones       []ZoneStatus // program: what each zone shows
+	journal     *journal.Journal
+	proofKick   chan struct{}
+	proof       proofState
 	sess        *session // current authenticated session, nil if none
 	connected   bool
-	incidents   []protocol.Incident // waiting for an authenticated session
-	badFiles    map[string]bool     // hash mismatches; not retried until the next manifest or session
+	incidents   []protocol.Incident  // waiting for an authenticated session
+	badFiles    map[string]bool      // hash mismatches; not retried until the next manifest or session
+	verified    map[string]fileStamp // cached files as they last verified (program playback)
 }
 
 // New loads (or creates) the player's identity and state from cfg.DataDir,
@@ -159,7 +185,9 @@ func New(cfg Config) (*Player, error) {
 		started:   time.Now(),
 		wake:      make(chan struct{}, 1),
 		kick:      make(chan struct{}, 1),
+		proofKick: make(chan struct{}, 1),
 		badFiles:  map[string]bool{},
+		verified:  map[string]fileStamp{},
 		client: &http.Client{Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -182,11 +210,18 @@ func New(cfg Config) (*Player, error) {
 	if p.cache, err = cache.Open(filepath.Join(cfg.DataDir, "cache")); err != nil {
 		return nil, err
 	}
+	if p.journal, err = journal.Open(filepath.Join(cfg.DataDir, journalFile)); err != nil {
+		return nil, fmt.Errorf("player: %w", err)
+	}
+	if n := p.journal.Damaged(); n > 0 {
+		p.log.Warn("proof-of-play journal: damaged lines ignored", "lines", n)
+	}
 	p.loadManifest()
 	p.hub = newHub(p)
 	p.handler = p.routes()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		p.journal.Close()
 		return nil, fmt.Errorf("player: listen: %w", err)
 	}
 	p.ln = ln
@@ -206,6 +241,7 @@ func (p *Player) Close() error {
 	if p.closed.Swap(true) || p.running.Load() {
 		return nil
 	}
+	p.journal.Close()
 	return p.ln.Close()
 }
 
@@ -245,6 +281,7 @@ func (p *Player) Run(ctx context.Context) error {
 	start(p.connectLoop)
 	start(p.playLoop)
 	start(p.downloadLoop)
+	start(p.proofLoop)
 	if p.cfg.Kiosk {
 		start(p.kioskLoop)
 	}
@@ -259,6 +296,9 @@ func (p *Player) Run(ctx context.Context) error {
 	wg.Wait()
 	p.hub.wait()
 	p.client.CloseIdleConnections()
+	if err := p.journal.Close(); err != nil {
+		p.log.Warn("close journal", "err", err)
+	}
 	p.closed.Store(true)
 	return <-serveErr
 }
@@ -278,6 +318,8 @@ func (p *Player) Status() Status {
 		np := *p.nowPlaying
 		st.NowPlaying = &np
 	}
+	st.Zones = append([]ZoneStatus(nil), p.zones...)
+	st.PlaysPending = p.journal.Len()
 	m := p.manifest
 	p.mu.Unlock()
 	cs := p.cache.Stats()
@@ -297,6 +339,8 @@ func (p *Player) stateLocked() string {
 	switch {
 	case p.pairingCode != "" || p.ident.DisplayID == "":
 		return protocol.StatePairing
+	case p.off:
+		return protocol.StateOff
 	case p.nowPlaying != nil:
 		return protocol.StatePlaying
 	default:

@@ -49,7 +49,13 @@ type running struct {
 
 func startPlayer(t *testing.T, serverURL, dir string) *running {
 	t.Helper()
-	p, err := player.New(player.Config{
+	return startPlayerWith(t, serverURL, dir, nil)
+}
+
+// startPlayerWith starts a player whose config is adjusted by tune.
+func startPlayerWith(t *testing.T, serverURL, dir string, tune func(*player.Config)) *running {
+	t.Helper()
+	cfg := player.Config{
 		ServerURL:      serverURL,
 		DataDir:        dir,
 		Listen:         "127.0.0.1:0",
@@ -58,7 +64,11 @@ func startPlayer(t *testing.T, serverURL, dir string) *running {
 		BackoffMax:     200 * time.Millisecond,
 		Logger:         testLogger(t),
 		Version:        "test",
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	p, err := player.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

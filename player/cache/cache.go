@@ -110,6 +110,36 @@ func (c *Cache) Verified(sha string) ([]byte, error) {
 	return data, nil
 }
 
+// Check re-hashes the cached file for sha without holding it in memory.
+// A file that does not match is removed and ErrCorrupt is returned. On
+// success it returns the file's info as it was hashed.
+func (c *Cache) Check(sha string) (fs.FileInfo, error) {
+	if !protocol.ValidSHA256(sha) {
+		return nil, ErrBadHash
+	}
+	f, err := os.Open(c.Path(sha))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("cache: read %s: %w", sha, err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != sha {
+		c.Remove(sha)
+		return nil, fmt.Errorf("%w: %s", ErrCorrupt, sha)
+	}
+	return fi, nil
+}
+
 // Remove deletes the cached file for sha, if any.
 func (c *Cache) Remove(sha string) {
 	if !protocol.ValidSHA256(sha) {

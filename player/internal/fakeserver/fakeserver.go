@@ -2,7 +2,8 @@
 // used by the player's tests. It speaks protocol v1: challenge and auth,
 // pairing, signed (and deliberately tampered) manifests, and file downloads
 // with Range and a bearer token. It records every frame the player sends
-// and the bytes it served.
+// and the bytes it served, stores proof-of-play records (each ID once) and
+// acknowledges them, unless told to withhold the acks.
 package fakeserver
 
 import (
@@ -43,6 +44,10 @@ type Server struct {
 	received    []protocol.Envelope
 	sessions    []*session
 	connections int
+	plays       []protocol.PlayRecord // proof of play, each ID once, in arrival order
+	playIDs     map[string]bool
+	resent      int           // records received again after they were stored
+	holdAcks    bool          // withhold proof_of_play acks
 	changed     chan struct{} // closed and replaced whenever something is recorded
 	closed      bool
 }
@@ -76,6 +81,7 @@ func New() *Server {
 		files:    map[string][]byte{},
 		served:   map[string]int64{},
 		requests: map[string]int{},
+		playIDs:  map[string]bool{},
 		changed:  make(chan struct{}),
 	}
 	mux := http.NewServeMux()
@@ -174,6 +180,57 @@ func (s *Server) WaitFor(ctx context.Context, typ string, match func(protocol.En
 		case <-ctx.Done():
 			return protocol.Envelope{}, fmt.Errorf("fakeserver: waiting for %s: %w", typ, ctx.Err())
 		}
+	}
+}
+
+// HoldProofAcks makes the server store proof_of_play records but not
+// acknowledge them (hold = true), or acknowledge them again (false).
+func (s *Server) HoldProofAcks(hold bool) {
+	s.mu.Lock()
+	s.holdAcks = hold
+	s.mu.Unlock()
+}
+
+// Plays returns the proof-of-play records received, each ID once, in the
+// order they first arrived.
+func (s *Server) Plays() []protocol.PlayRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]protocol.PlayRecord(nil), s.plays...)
+}
+
+// Resent returns how many received records carried an ID already stored.
+func (s *Server) Resent() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resent
+}
+
+// WaitPlays waits until cond holds for the stored plays.
+func (s *Server) WaitPlays(ctx context.Context, cond func([]protocol.PlayRecord) bool) ([]protocol.PlayRecord, error) {
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		plays := append([]protocol.PlayRecord(nil), s.plays...)
+		s.mu.Unlock()
+		if cond(plays) {
+			return plays, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return plays, fmt.Errorf("fakeserver: waiting for plays: %w", ctx.Err())
+		}
+	}
+}
+
+// DropConnections closes every player connection; players reconnect.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	sessions := append([]*session(nil), s.sessions...)
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		ss.conn.Close()
 	}
 }
 
@@ -406,6 +463,34 @@ func (ss *session) run() {
 			s.notifyLocked()
 			s.mu.Unlock()
 			_ = ss.send(protocol.TypePairing, protocol.Pairing{Code: code, ExpiresAt: time.Now().Add(time.Hour).UTC()})
+		case protocol.TypeProofOfPlay:
+			var pp protocol.ProofOfPlay
+			s.mu.Lock()
+			authed := ss.authed
+			s.mu.Unlock()
+			if !authed {
+				_ = ss.send(protocol.TypeError, protocol.ErrorBody{Code: protocol.CodeUnexpected, Message: "not authenticated", Ref: env.ID})
+				continue
+			}
+			if err := env.DecodeBody(&pp); err != nil {
+				_ = ss.send(protocol.TypeError, protocol.ErrorFor(err, env.ID))
+				continue
+			}
+			s.mu.Lock()
+			for _, r := range pp.Records {
+				if s.playIDs[r.ID] {
+					s.resent++
+					continue
+				}
+				s.playIDs[r.ID] = true
+				s.plays = append(s.plays, r)
+			}
+			hold := s.holdAcks
+			s.notifyLocked()
+			s.mu.Unlock()
+			if !hold {
+				_ = ss.send(protocol.TypeAck, protocol.Ack{Ref: env.ID})
+			}
 		}
 	}
 }
