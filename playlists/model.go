@@ -8,6 +8,73 @@
 // is asked about. The server compiles a Program per display and signs it
 // into the manifest; the player evaluates the same Program with the same
 // code, so it plays correctly offline for as long as it must.
+//
+// # Evaluation rules
+//
+// Wall clock. Dates, days, windows and operating hours are read in
+// Program.Timezone (default Asia/Ho_Chi_Minh; the tz database is embedded).
+// A window whose end is at or before its start ends the next day and
+// belongs, for Days, date ranges, recurrences, exceptions and holidays, to
+// the day it starts on. A wall time that does not exist (spring forward)
+// maps to the instant of the jump, so a window inside the gap is empty and
+// one across it is clipped; a wall time that occurs twice (fall back) is
+// its first occurrence, so a 02:00–03:00 window then lasts two hours.
+//
+// Operating hours. Hours (default DefaultHours) or a holiday's Hours make
+// "hours spans" per local day (overlapping windows merged); a span running
+// past midnight is cut where the next day's first span begins. Outside
+// them Now.Off is true and nothing plays.
+//
+// Winning content. Inside an hours span, the active non-interrupt
+// schedules of the highest priority win the screen; several of equal
+// priority merge in Program.Schedules order: the layout is the first
+// one's, and each zone plays the playlists the merged schedules give it
+// one after the other as one loop (zones the layout lacks are dropped and
+// reported by Conflicts). With no schedule active, Default plays. Content
+// with only a PlaylistID is the full-screen layout with the one zone
+// MainZone; with a LayoutID, a PlaylistID fills MainZone if Zones does not.
+//
+// Loop anchoring. A zone's loop starts with its first entry at the start
+// of its span: the instant the set of winning schedules last changed or
+// the hours span began. Content that loses the screen to a higher
+// priority restarts its loop when it gets it back. So At(t) is computed
+// from at most one hours span (cached per Program), and equals the
+// Timeline at t.
+//
+// Items. Duration: the entry's DurationS, else the item's, else NaturalS
+// for video and audio, else DefaultDurationS. Variant: the first of
+// Display.Languages the item has, else DefaultLang, else the first by
+// sorted language. Items outside their validity dates or dayparts, and
+// items Options.Playable rejects, are skipped: where the set of eligible
+// items changes, the item then playing finishes and the loop goes on with
+// the next eligible entry in order. A zone with nothing eligible is empty
+// (ZoneNow.Item nil, no plays). Nested playlists play through once in
+// place; ZoneNow.PlaylistID is the scheduled playlist, Transition the one
+// of the playlist holding the item. Shuffle permutes a playlist's entries
+// with a generator defined in this package, seeded by (display id, local
+// date of the hours span, playlist id).
+//
+// Interrupts. A schedule with an Interrupt plays over whatever content
+// wins, regardless of priority, clock hour by clock hour: it takes items
+// of its playlist in order, continuing where it stopped the previous hour
+// (restarting at each hours span), while their total stays within
+// SecondsPerHour; items longer than that never play. Item j of k taken in
+// an hour is placed at j/k of the hour (a 30 s spot at 60 s per hour plays
+// at :00 and :30); several interrupts in one hour share it, higher
+// priority first, never over 3600 s together. A slot plays only if it lies
+// wholly inside the interrupt's active time (its own windows within the
+// operating hours). It takes the layout's MainZone, or the whole screen
+// (zone MainZone, above every zone) when the layout has no such zone. The
+// interrupted content keeps running on its clock underneath: after the
+// slot the zone shows whatever its loop has then.
+//
+// Now.Next and ZoneNow.End are the next instant anything changes. Timeline
+// plays are clipped to [from, to), sorted by Start then Zone, and never
+// overlap within a zone.
+//
+// A Program must not be modified once evaluated: its compiled form is
+// cached until the Program is garbage collected (replacing or resizing its
+// slices is detected, editing elements in place is not).
 package playlists
 
 import "time"
