@@ -26,6 +26,20 @@ import (
 
 const panelW, panelH = 640, 360
 
+// allDay puts a display in a cluster that operates around the clock, so
+// the tests do not depend on the time of day they run at (the default
+// operating hours are 07:00–22:00).
+func allDay(t *testing.T, srv *servertest.Server, displayID string) {
+	t.Helper()
+	var cl struct{ ID string }
+	if code := srv.Do("POST", "/api/v1/clusters", map[string]any{"name": "Round the clock", "hours": []map[string]string{{"start": "00:00", "end": "00:00"}}}, &cl); code != 201 {
+		t.Fatalf("create cluster: %d", code)
+	}
+	if code := srv.Do("PATCH", "/api/v1/displays/"+displayID, map[string]any{"cluster_id": cl.ID}, nil); code != 200 {
+		t.Fatalf("put display in cluster: %d", code)
+	}
+}
+
 // runningPlayer is a player daemon started in-process.
 type runningPlayer struct {
 	*player.Player
@@ -202,6 +216,7 @@ func TestImageReachesTheScreen(t *testing.T) {
 		t.Fatalf("claim: %d", code)
 	}
 	p.wait(t, "paired", func(s player.Status) bool { return s.Paired && s.DisplayID == disp.ID })
+	allDay(t, srv, disp.ID)
 
 	var red, blue servertest.Media
 	if code := srv.Upload("square.jpg", photo(t, 1600, 1200), &red); code != 201 {
@@ -307,6 +322,7 @@ func TestTamperingIsRejected(t *testing.T) {
 	st := p.wait(t, "pairing code", func(s player.Status) bool { return s.PairingCode != "" })
 	var disp struct{ ID string }
 	srv.Do("POST", "/api/v1/displays/claim", map[string]any{"code": st.PairingCode, "name": "Kiosk", "width": 320, "height": 180}, &disp)
+	allDay(t, srv, disp.ID)
 	var m servertest.Media
 	srv.Upload("a.jpg", photo(t, 800, 600), &m)
 	var pl struct{ ID string }

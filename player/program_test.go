@@ -1,7 +1,6 @@
 package player_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -14,98 +13,10 @@ import (
 
 	"beacon/player"
 	"beacon/player/internal/fakeserver"
+	"beacon/player/playertest"
 	"beacon/playlists"
 	"beacon/protocol"
 )
-
-// fakeClock is a simulated clock. The player sleeps on it through
-// Config.Alarm; only the latest alarm counts (the program loop is its one
-// user and always waits on its newest alarm).
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	alarmAt time.Time
-	alarm   chan time.Time
-	changed chan struct{}
-}
-
-func newFakeClock(t time.Time) *fakeClock {
-	return &fakeClock{now: t, changed: make(chan struct{})}
-}
-
-func (c *fakeClock) tune(cfg *player.Config) {
-	cfg.Now = c.Now
-	cfg.Alarm = c.Alarm
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Alarm(at time.Time) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if !at.After(c.now) {
-		ch <- c.now
-		c.alarm = nil
-	} else {
-		c.alarmAt, c.alarm = at, ch
-	}
-	close(c.changed)
-	c.changed = make(chan struct{})
-	return ch
-}
-
-// Set moves the clock to t and rings the alarm if it is due.
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-	if c.alarm != nil && !c.alarmAt.After(t) {
-		c.alarm <- t
-		c.alarm = nil
-	}
-}
-
-// waitAlarm waits until the player sleeps on an alarm after the current
-// time, and returns it.
-func (c *fakeClock) waitAlarm(ctx context.Context) (time.Time, error) {
-	for {
-		c.mu.Lock()
-		ch, at, ok := c.changed, c.alarmAt, c.alarm != nil
-		c.mu.Unlock()
-		if ok {
-			return at, nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("player never set an alarm: %w", ctx.Err())
-		}
-	}
-}
-
-// runUntil advances the clock from alarm to alarm up to end, so the player
-// evaluates its program at every instant anything changes.
-func (c *fakeClock) runUntil(t *testing.T, end time.Time) int {
-	t.Helper()
-	steps := 0
-	for {
-		at, err := c.waitAlarm(ctxT(t, 15*time.Second))
-		if err != nil {
-			t.Fatalf("at %v: %v", c.Now(), err)
-		}
-		if at.After(end) {
-			c.Set(end)
-			return steps
-		}
-		c.Set(at)
-		steps++
-	}
-}
 
 var hcm = mustLoc("Asia/Ho_Chi_Minh")
 
@@ -186,8 +97,8 @@ func TestProgramPlaysTimeline(t *testing.T) {
 	prog := twoZoneProgram(f1.SHA256, f2.SHA256)
 
 	from := time.Date(2026, 3, 2, 9, 0, 7, 0, hcm)
-	clk := newFakeClock(from)
-	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.tune)
+	clk := playertest.NewClock(from)
+	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
 	pair(t, srv, p)
 	if _, err := srv.SendManifest(programManifest(t, 1, prog, f1, f2)); err != nil {
 		t.Fatal(err)
@@ -205,7 +116,7 @@ func TestProgramPlaysTimeline(t *testing.T) {
 	})
 
 	end := from.Add(time.Hour)
-	steps := clk.runUntil(t, end)
+	steps := clk.RunUntil(t, end)
 	t.Logf("%d clock steps", steps)
 
 	want := []playKey{}
@@ -333,8 +244,8 @@ func TestProgramOffHours(t *testing.T) {
 	prog := twoZoneProgram(f1.SHA256, f2.SHA256)
 
 	night := time.Date(2026, 3, 2, 22, 30, 0, 0, hcm)
-	clk := newFakeClock(night)
-	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.tune)
+	clk := playertest.NewClock(night)
+	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
 	pair(t, srv, p)
 	rc := dialRenderer(t, p.Addr())
 	if _, err := srv.SendManifest(programManifest(t, 1, prog, f1, f2)); err != nil {
@@ -357,7 +268,7 @@ func TestProgramOffHours(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The player sleeps until opening time.
-	at, err := clk.waitAlarm(ctxT(t, 5*time.Second))
+	at, err := clk.WaitAlarm(ctxT(t, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +276,7 @@ func TestProgramOffHours(t *testing.T) {
 	if at.After(open) {
 		t.Fatalf("alarm at %v, after opening time %v", at.In(hcm), open)
 	}
-	clk.runUntil(t, open.Add(2*time.Minute))
+	clk.RunUntil(t, open.Add(2*time.Minute))
 	st = waitStatus(t, p, "playing after opening", func(s player.Status) bool { return s.State == protocol.StatePlaying && len(s.Zones) == 2 })
 	if st.Cache.Missing != 1 {
 		t.Errorf("cache missing = %d, want 1", st.Cache.Missing)
@@ -389,7 +300,7 @@ func TestProgramOffHours(t *testing.T) {
 	rc.mu.Unlock()
 
 	// Closing time blanks the screen again.
-	clk.runUntil(t, time.Date(2026, 3, 3, 22, 0, 1, 0, hcm))
+	clk.RunUntil(t, time.Date(2026, 3, 3, 22, 0, 1, 0, hcm))
 	waitStatus(t, p, "off at closing", func(s player.Status) bool { return s.State == protocol.StateOff })
 	rc.waitFor(t, "off at closing", func(c map[string]any) bool { return c["type"] == "off" })
 }
@@ -407,14 +318,14 @@ func TestProofOfPlayResend(t *testing.T) {
 
 	dir := t.TempDir()
 	from := time.Date(2026, 3, 2, 9, 0, 0, 0, hcm)
-	clk := newFakeClock(from)
-	p := startPlayerWith(t, srv.URL, dir, clk.tune)
+	clk := playertest.NewClock(from)
+	p := startPlayerWith(t, srv.URL, dir, clk.Tune)
 	pair(t, srv, p)
 	if _, err := srv.SendManifest(programManifest(t, 1, prog, f1, f2)); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, p, "playing", func(s player.Status) bool { return len(s.Zones) == 2 && s.Cache.Missing == 0 })
-	clk.runUntil(t, from.Add(5*time.Minute))
+	clk.RunUntil(t, from.Add(5*time.Minute))
 	st := waitStatus(t, p, "plays pending", func(s player.Status) bool { return s.PlaysPending > 20 })
 	first, err := srv.WaitPlays(ctxT(t, 10*time.Second), func(ps []protocol.PlayRecord) bool { return len(ps) > 0 })
 	if err != nil {
@@ -430,7 +341,7 @@ func TestProofOfPlayResend(t *testing.T) {
 	p.stop()
 	pending := st.PlaysPending
 	before := srv.Resent()
-	p2 := startPlayerWith(t, srv.URL, dir, clk.tune)
+	p2 := startPlayerWith(t, srv.URL, dir, clk.Tune)
 	st = waitStatus(t, p2, "restarted with pending plays", func(s player.Status) bool { return s.Connected && s.PlaysPending >= pending })
 	if _, err := srv.WaitPlays(ctxT(t, 15*time.Second), func([]protocol.PlayRecord) bool { return srv.Resent() > before }); err != nil {
 		t.Fatalf("no resend after restart: %v", err)
@@ -474,8 +385,8 @@ func TestProgramPrefetchEvicts(t *testing.T) {
 	defer srv.Close()
 	f1 := srv.AddFile(testImage(t, 64, 32, 1), "image/png")
 	f2 := srv.AddFile(testImage(t, 64, 32, 2), "image/png")
-	clk := newFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, hcm))
-	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.tune)
+	clk := playertest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, hcm))
+	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
 	pair(t, srv, p)
 	if _, err := srv.SendManifest(programManifest(t, 1, twoZoneProgram(f1.SHA256, f2.SHA256), f1, f2)); err != nil {
 		t.Fatal(err)

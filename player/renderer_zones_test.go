@@ -17,6 +17,7 @@ import (
 
 	"beacon/player"
 	"beacon/player/internal/fakeserver"
+	"beacon/player/playertest"
 	"beacon/playlists"
 	"beacon/protocol"
 )
@@ -158,8 +159,8 @@ func TestRendererZonesChromium(t *testing.T) {
 		}}},
 		Default: &playlists.Content{LayoutID: "three", Zones: map[string]string{"main": "pl-img", "ticker": "pl-tick", "clock": "pl-clk"}},
 	}
-	clk := newFakeClock(time.Date(2026, 3, 2, 9, 0, 0, 0, hcm))
-	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.tune)
+	clk := playertest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, hcm))
+	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
 	pair(t, srv, p)
 	if _, err := srv.SendManifest(programManifest(t, 1, prog, f)); err != nil {
 		t.Fatal(err)
@@ -288,8 +289,8 @@ func TestRendererVideoChromium(t *testing.T) {
 		Default: &playlists.Content{LayoutID: "one", Zones: map[string]string{"main": "pl"}},
 	}
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, hcm)
-	clk := newFakeClock(start)
-	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.tune)
+	clk := playertest.NewClock(start)
+	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
 	pair(t, srv, p)
 	if _, err := srv.SendManifest(programManifest(t, 1, prog, f1, f2)); err != nil {
 		t.Fatal(err)
@@ -307,7 +308,7 @@ func TestRendererVideoChromium(t *testing.T) {
 	waitJS(t, ctx, "next video preloaded", `(() => { const v = document.querySelector('.zone[data-zone="main"] video.preload'); return v && v.src.endsWith('/content/`+next.SHA256+`') && v.readyState >= 2; })()`)
 
 	// Its turn: it plays from the preloaded element.
-	at, err := clk.waitAlarm(ctxT(t, 5*time.Second))
+	at, err := clk.WaitAlarm(ctxT(t, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
