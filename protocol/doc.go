@@ -16,7 +16,11 @@
 // # Version history
 //
 //	1 (beacon.v1): hello/challenge/auth, pairing, signed manifests,
-//	   file lists, heartbeats, acks, errors and incidents.
+//	   file lists, heartbeats, acks, errors and incidents; then, before
+//	   any release, proof_of_play and the manifest's program and
+//	   prefetch_days (a v1 reader that ignores them still works: the
+//	   additions are a new message type, answered with unknown_type by an
+//	   older reader, and new optional fields).
 //
 // Fields are never reused: a field that is retired is kept and marked
 // deprecated, and readers ignore fields they do not know.

@@ -160,6 +160,9 @@ func (s *Server) updatePlaylist(c *fiber.Ctx) error {
 func (s *Server) deletePlaylist(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
+	if err := s.notInUse(ctx, who(c).OrgID, c.Params("id")); err != nil {
+		return err
+	}
 	err := s.store.DeletePlaylist(ctx, who(c).OrgID, c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(fiber.StatusNotFound, "not_found", "no such playlist")

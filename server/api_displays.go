@@ -265,6 +265,9 @@ func (s *Server) updateDisplay(c *fiber.Ctx) error {
 		d.H264Profile = *p.H264Profile
 	}
 	if p.H264Level != nil {
+		if !h264Levels[*p.H264Level] {
+			return invalid("h264_level must be empty (automatic) or one of 3.0, 3.1, 3.2, 4.0, 4.1, 4.2, 5.0, 5.1, 5.2")
+		}
 		d.H264Level = *p.H264Level
 	}
 	if d, err = s.store.UpdateDisplay(ctx, d); err != nil {
@@ -274,6 +277,8 @@ func (s *Server) updateDisplay(c *fiber.Ctx) error {
 	s.work.kick(org) // renditions for a new profile, if it is new
 	return c.JSON(s.displayView(d))
 }
+
+var h264Levels = map[string]bool{"": true, "3.0": true, "3.1": true, "3.2": true, "4.0": true, "4.1": true, "4.2": true, "5.0": true, "5.1": true, "5.2": true}
 
 func cleanList(v []string) []string {
 	out := []string{}
@@ -386,7 +391,7 @@ func (s *Server) displaySMIL(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	days := c.QueryInt("days", DefaultPrefetchDays)
+	days := c.QueryInt("days", s.cfg.PrefetchDays)
 	if days < 1 || days > 31 {
 		return invalid("days must be between 1 and 31")
 	}

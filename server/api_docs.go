@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,6 +128,9 @@ func (s *Server) deleteDoc(r docResource) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := s.timeout()
 		defer cancel()
+		if err := s.notInUse(ctx, who(c).OrgID, c.Params("id")); err != nil {
+			return err
+		}
 		err := s.store.DeleteDoc(ctx, r.table, who(c).OrgID, c.Params("id"))
 		if errors.Is(err, store.ErrNotFound) {
 			return fail(fiber.StatusNotFound, "not_found", "no such "+r.noun)
@@ -161,6 +165,9 @@ func (s *Server) checkItem(c *fiber.Ctx, id string, body []byte) ([]byte, error)
 	}
 	if len(it.Variants) == 0 && it.Kind != playlists.KindClock {
 		return nil, invalid("variants: give at least one language variant, e.g. {\"vi\": {...}}")
+	}
+	if len(it.Variants) == 0 { // a clock shows the time: one variant with no content
+		it.Variants = map[string]variantDoc{"": {}}
 	}
 	ctx, cancel := s.timeout()
 	defer cancel()
@@ -323,6 +330,33 @@ func trialProgram(p playlists.Program) error {
 	}
 	if err := p.Validate(); err != nil {
 		return invalid(err.Error())
+	}
+	return nil
+}
+
+// notInUse refuses to delete an item, playlist or layout that a playlist
+// or schedule still refers to: the displays playing it would be left with
+// a program that cannot be compiled.
+func (s *Server) notInUse(ctx context.Context, orgID, id string) error {
+	oc, err := s.loadOrgContent(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	for _, p := range oc.playlists {
+		for _, e := range p.Items {
+			if e.ItemID == id || e.PlaylistID == id || e.MediaID == id {
+				return fail(fiber.StatusConflict, "in_use", "still used by playlist "+p.ID+" ("+p.Name+"); remove it there first")
+			}
+		}
+	}
+	for _, sc := range oc.schedules {
+		uses := sc.Content.PlaylistID == id || sc.Content.LayoutID == id
+		for _, p := range sc.Content.Zones {
+			uses = uses || p == id
+		}
+		if uses {
+			return fail(fiber.StatusConflict, "in_use", "still used by schedule "+sc.ID+"; change or remove that schedule first")
+		}
 	}
 	return nil
 }

@@ -306,10 +306,7 @@ func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filen
 	if kind == "" {
 		return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", "the file has neither video nor audio")
 	}
-	ct := "video/mp4"
-	if kind == "audio" {
-		ct = "audio/mpeg"
-	}
+	ct := mediaContentType(kind, filename)
 	m, created, err := s.store.CreateMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename, ContentType: ct, Kind: kind,
 		Size: blob.Size, Width: w, Height: h, Status: store.MediaProcessing, Probe: string(res.Info), DurationS: res.Duration})
 	if err != nil || !created {
@@ -323,4 +320,22 @@ func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filen
 		return m, created, err
 	}
 	return m, created, nil
+}
+
+// mediaContentType names an original's type from its kind and extension
+// (players never get originals; this is for the console and the API).
+func mediaContentType(kind, filename string) string {
+	ext := strings.ToLower(filepath.Ext(filename))
+	if t, ok := map[string]string{
+		".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".mkv": "video/x-matroska",
+		".avi": "video/x-msvideo", ".ts": "video/mp2t", ".mpg": "video/mpeg", ".mpeg": "video/mpeg",
+		".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+		".m4a": "audio/mp4", ".aac": "audio/aac", ".opus": "audio/ogg",
+	}[ext]; ok && strings.HasPrefix(t, kind) {
+		return t
+	}
+	if kind == "audio" {
+		return "audio/mpeg"
+	}
+	return "video/mp4"
 }

@@ -299,7 +299,10 @@ func (s *Server) resolveItem(oc *orgContent, d store.Display, id string, files m
 			it.NaturalS = oc.media[v.MediaID].DurationS
 		}
 	}
-	if len(it.Variants) == 0 && it.Kind != playlists.KindClock {
+	if len(it.Variants) == 0 && it.Kind == playlists.KindClock {
+		it.Variants[""] = playlists.Variant{}
+	}
+	if len(it.Variants) == 0 {
 		return playlists.Item{}, false
 	}
 	if _, ok := it.Variants[it.DefaultLang]; !ok && len(it.Variants) > 0 {
