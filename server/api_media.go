@@ -277,7 +277,18 @@ func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filen
 			case worker.CodeEmpty, worker.CodeNotMedia:
 				return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", "not a supported image, video or audio file ("+we.Message+")")
 			case worker.CodeTruncated, worker.CodeCorrupt, worker.CodeAbsurd, worker.CodeNoVideo:
-				return refuse(fiber.StatusUnprocessableEntity, "corrupt_media", we.Message)
+				// A damaged video or audio file is kept as a failed item, so
+				// the console shows what went wrong with it.
+				kind := "video"
+				if strings.HasPrefix(contentTypes[strings.ToLower(filepath.Ext(filename))], "audio/") {
+					kind = "audio"
+				}
+				if _, _, err := s.store.CreateMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename, ContentType: mediaContentType(kind, filename),
+					Kind: kind, Size: blob.Size, Status: store.MediaFailed, Error: we.Message}); err != nil {
+					return store.Media{}, false, err
+				}
+				s.m.uploads.WithLabelValues("failed").Inc()
+				return store.Media{}, false, fail(fiber.StatusUnprocessableEntity, "corrupt_media", filename+": "+we.Message)
 			}
 		}
 		return refuse(fiber.StatusUnprocessableEntity, "corrupt_media", "the media worker could not read the file: "+err.Error())
@@ -322,16 +333,17 @@ func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filen
 	return m, created, nil
 }
 
+var contentTypes = map[string]string{
+	".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".mkv": "video/x-matroska",
+	".avi": "video/x-msvideo", ".ts": "video/mp2t", ".mpg": "video/mpeg", ".mpeg": "video/mpeg",
+	".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+	".m4a": "audio/mp4", ".aac": "audio/aac", ".opus": "audio/ogg",
+}
+
 // mediaContentType names an original's type from its kind and extension
 // (players never get originals; this is for the console and the API).
 func mediaContentType(kind, filename string) string {
-	ext := strings.ToLower(filepath.Ext(filename))
-	if t, ok := map[string]string{
-		".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".mkv": "video/x-matroska",
-		".avi": "video/x-msvideo", ".ts": "video/mp2t", ".mpg": "video/mpeg", ".mpeg": "video/mpeg",
-		".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
-		".m4a": "audio/mp4", ".aac": "audio/aac", ".opus": "audio/ogg",
-	}[ext]; ok && strings.HasPrefix(t, kind) {
+	if t, ok := contentTypes[strings.ToLower(filepath.Ext(filename))]; ok && strings.HasPrefix(t, kind) {
 		return t
 	}
 	if kind == "audio" {

@@ -133,6 +133,18 @@ func TestBrokenMediaIsRefusedClearly(t *testing.T) {
 			t.Errorf("%s: got %d %v, want %d %s", tc.name, code, e, tc.status, tc.code)
 		}
 	}
+	// The damaged video is listed as failed, with the reason; the files
+	// that are not media at all left nothing behind.
+	var list struct {
+		Media []struct {
+			Filename, Status, Error, Kind string
+		}
+	}
+	s.Do("GET", "/api/v1/media", nil, &list)
+	if len(list.Media) != 1 || list.Media[0].Filename != "truncated.mp4" || list.Media[0].Status != "failed" || list.Media[0].Error == "" || list.Media[0].Kind != "video" {
+		t.Fatalf("media after bad uploads: %+v", list.Media)
+	}
+	t.Logf("a content manager reads: %q", list.Media[0].Error)
 }
 
 // workerPIDs lists this process's children that are media workers.
