@@ -1,0 +1,5 @@
+package av
+
+import "runtime"
+
+func numCPU() int { return runtime.NumCPU() }
