@@ -43,6 +43,8 @@ type mediaView struct {
 	Error       string          `json:"error,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
 	DurationS   float64         `json:"duration_s,omitempty"`
+	Thumbnail   string          `json:"thumbnail_url,omitempty"`
+	Poster      string          `json:"poster_url,omitempty"`
 	Probe       json.RawMessage `json:"probe,omitempty"`
 	Renditions  []renditionView `json:"renditions"`
 }
@@ -54,6 +56,12 @@ func (s *Server) mediaView(m store.Media, rends []store.Rendition) mediaView {
 		v.Probe = json.RawMessage(m.Probe)
 	}
 	for _, r := range rends {
+		switch r.Profile {
+		case thumbProfile:
+			v.Thumbnail = "/api/v1/files/" + r.SHA256
+		case posterProfile:
+			v.Poster = "/api/v1/files/" + r.SHA256
+		}
 		v.Renditions = append(v.Renditions, renditionView{Profile: r.Profile, Width: r.Width, Height: r.Height, SHA256: r.SHA256, Size: r.Size, URL: "/api/v1/files/" + r.SHA256})
 	}
 	return v

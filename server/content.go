@@ -106,6 +106,7 @@ func (s *Server) renderOrg(orgID string) error {
 		}
 		profiles[p.Name()] = p
 	}
+	profiles[thumbProfile] = thumbSize
 	items, err := s.store.MediaList(ctx, orgID)
 	if err != nil {
 		return err
@@ -127,13 +128,17 @@ func (s *Server) renderOrg(orgID string) error {
 				done[r.Profile] = true
 			}
 		}
-		var need []media.Profile
-		for name, p := range profiles {
+		var names []string
+		for name := range profiles {
 			if !done[name] {
-				need = append(need, p)
+				names = append(names, name)
 			}
 		}
-		sort.Slice(need, func(i, j int) bool { return need[i].Name() < need[j].Name() })
+		sort.Strings(names)
+		need := make([]media.Profile, len(names))
+		for i, n := range names {
+			need[i] = profiles[n]
+		}
 		if len(need) == 0 {
 			if m.Status != store.MediaReady {
 				_ = s.store.SetMediaStatus(ctx, m.ID, store.MediaReady, "")
@@ -148,12 +153,12 @@ func (s *Server) renderOrg(orgID string) error {
 			continue
 		}
 		s.m.renditions.Observe(time.Since(start).Seconds())
-		for _, r := range out {
+		for i, r := range out {
 			b, err := s.blobs.PutBytes(r.Data)
 			if err != nil {
 				return fmt.Errorf("store rendition: %w", err)
 			}
-			if err := s.store.PutRendition(ctx, store.Rendition{MediaID: m.ID, Profile: r.Profile.Name(), Width: r.Width, Height: r.Height, SHA256: b.SHA256, Size: b.Size, ContentType: r.ContentType}); err != nil {
+			if err := s.store.PutRendition(ctx, store.Rendition{MediaID: m.ID, Profile: names[i], Width: r.Width, Height: r.Height, SHA256: b.SHA256, Size: b.Size, ContentType: r.ContentType}); err != nil {
 				return err
 			}
 		}

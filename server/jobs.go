@@ -213,6 +213,8 @@ func (r *jobRunner) do(ctx context.Context, j store.Job) error {
 		if err := s.makePoster(ctx, m, outDir); err != nil {
 			s.log.Warn("poster", "media", m.ID, "err", err)
 		}
+	} else if err := s.audioThumb(ctx, m); err != nil {
+		s.log.Warn("audio thumbnail", "media", m.ID, "err", err)
 	}
 	return s.store.SetMediaStatus(ctx, m.ID, store.MediaReady, "")
 }
@@ -267,7 +269,10 @@ func (s *Server) makePoster(ctx context.Context, m store.Media, outDir string) e
 	if len(res.Outputs) > 0 {
 		o = res.Outputs[0]
 	}
-	return s.storeOutput(ctx, m.ID, posterProfile, o)
+	if err := s.storeOutput(ctx, m.ID, posterProfile, o); err != nil {
+		return err
+	}
+	return s.thumbFromImage(ctx, m.ID, out)
 }
 
 // missingVideoProfiles lists the video profiles the organisation's
