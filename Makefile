@@ -40,7 +40,9 @@ lint: ## gofmt and go vet
 bench: deps build ## benchmarks with ratios against baselines measured in the same run
 	BEACON_BENCH=1 $(GO) test -count=1 -run='^TestImageRenditionRatio$$' -v ./media/ | grep -E '^(images|---|ok|FAIL)'
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=5x ./media/
-	BEACON_BENCH=1 $(GO) test -count=1 -run='^TestIdleRSS$$' -v ./player/... | grep -E '^(player|---|ok|FAIL)'
+	BEACON_BENCH=1 $(GO) test -count=1 -run='^TestIdleRSS$$' -v ./player/ | grep -E '^(player|---|ok|FAIL)'
+	$(BIN)/beacon bench timeline
+	$(BIN)/beacon bench video
 
 fuzz: ## fuzz the protocol decoder for longer (FUZZTIME=5m make fuzz)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./protocol/
