@@ -92,8 +92,11 @@ func (s *Server) SeedDemo(ctx context.Context, playerDir string) (DemoResult, er
 		if err != nil {
 			return DemoResult{}, err
 		}
-		sc, _ := json.Marshal(playlists.Schedule{Name: "Demo loop, always", Target: playlists.Target{ClusterIDs: []string{cluster.ID}},
-			Content: playlists.Content{PlaylistID: pl.ID}})
+		content, err := s.demoLayout(ctx, org.ID, pl.ID)
+		if err != nil {
+			return DemoResult{}, err
+		}
+		sc, _ := json.Marshal(playlists.Schedule{Name: "Demo loop, always", Target: playlists.Target{ClusterIDs: []string{cluster.ID}}, Content: content})
 		if _, err := s.store.CreateDoc(ctx, store.Schedules, store.Doc{ID: store.NewDocID(store.Schedules), OrgID: org.ID, Body: sc}); err != nil {
 			return DemoResult{}, err
 		}
@@ -101,6 +104,47 @@ func (s *Server) SeedDemo(ctx context.Context, playerDir string) (DemoResult, er
 	}
 	s.work.kick(org.ID)
 	return res, nil
+}
+
+// demoLayout makes the demo's three-zone layout: the image loop, a
+// bilingual ticker along the bottom and a clock in the corner.
+func (s *Server) demoLayout(ctx context.Context, orgID, loopID string) (playlists.Content, error) {
+	put := func(table string, v any) (string, error) {
+		id := store.NewDocID(table)
+		body, _ := json.Marshal(v)
+		_, err := s.store.CreateDoc(ctx, table, store.Doc{ID: id, OrgID: orgID, Body: body})
+		return id, err
+	}
+	ticker, err := put(store.Items, itemDoc{Kind: playlists.KindText, Name: "Welcome ticker", DurationS: 60, DefaultLang: "vi",
+		Variants: map[string]variantDoc{
+			"vi": {Text: "Chào mừng quý khách đến với cụm thông tin đối ngoại — màn hình hoạt động từ 07:00 đến 22:00 hằng ngày"},
+			"en": {Text: "Welcome to the external-information cluster — screens run from 07:00 to 22:00 every day"}},
+		Text: &playlists.TextStyle{Scroll: true, Color: "#ffffff", Background: "#0b3d91", SpeedPxS: 120}})
+	if err != nil {
+		return playlists.Content{}, err
+	}
+	clock, err := put(store.Items, itemDoc{Kind: playlists.KindClock, Name: "Clock", DurationS: 3600, Variants: map[string]variantDoc{"": {}},
+		Clock: &playlists.ClockStyle{Format: "15:04", Color: "#ffffff", Background: "#000000"}})
+	if err != nil {
+		return playlists.Content{}, err
+	}
+	var ids [2]string
+	for i, item := range []string{ticker, clock} {
+		p, err := s.store.CreatePlaylist(ctx, store.Playlist{OrgID: orgID, Name: []string{"Ticker", "Clock"}[i], Items: []store.PlaylistItem{{ItemID: item}}})
+		if err != nil {
+			return playlists.Content{}, err
+		}
+		ids[i] = p.ID
+	}
+	layout, err := put(store.Layouts, playlists.Layout{Name: "Main, ticker and clock", Zones: []playlists.Zone{
+		{ID: "main", W: 100, H: 100, Unit: playlists.UnitPercent}, // the ticker and clock sit over it
+		{ID: "ticker", Y: 88, W: 100, H: 12, Unit: playlists.UnitPercent, Z: 1},
+		{ID: "clock", X: 84, Y: 2, W: 14, H: 12, Unit: playlists.UnitPercent, Z: 2},
+	}})
+	if err != nil {
+		return playlists.Content{}, err
+	}
+	return playlists.Content{LayoutID: layout, Zones: map[string]string{"main": loopID, "ticker": ids[0], "clock": ids[1]}}, nil
 }
 
 // pairLocalPlayer makes a player identity in dir and registers it as a
