@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
+	"image/color"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,3 +258,109 @@ func TestCancelJob(t *testing.T) {
 }
 
 var _ = protocol.Version
+
+// TestProfilesFollowDisplays: displays with equal settings share
+// renditions; changing a display's resolution makes the missing image and
+// video renditions by itself, and its manifest switches to them.
+func TestProfilesFollowDisplays(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{MediaWorker: servertest.Worker()})
+	p, d1 := pairRaw(t, s, "Wall A")
+	_, d2 := pairRaw(t, s, "Wall B") // same 640×360 as A
+	var img, vid servertest.Media
+	s.Upload("poster.jpg", testJPEG(t, 1000, 800, color.RGBA{30, 140, 60, 255}), &img)
+	s.Upload("clip.mp4", makeClip(t, "clip.mp4", 1, "640x360"), &vid)
+	var pl struct{ ID string }
+	s.Do("POST", "/api/v1/playlists", map[string]any{"name": "Mix", "items": []map[string]any{{"media_id": img.ID}, {"media_id": vid.ID}}}, &pl)
+	s.Do("POST", "/api/v1/schedules", map[string]any{"target": map[string]any{"display_ids": []string{d1, d2}}, "content": map[string]any{"playlist_id": pl.ID}}, nil)
+
+	profiles := func(id string) map[string]bool {
+		var m struct {
+			Renditions []struct{ Profile string }
+		}
+		s.Do("GET", "/api/v1/media/"+id, nil, &m)
+		out := map[string]bool{}
+		for _, r := range m.Renditions {
+			out[r.Profile] = true
+		}
+		return out
+	}
+	servertest.Eventually(t, 60*time.Second, "shared renditions", func() bool {
+		return profiles(img.ID)["640x360-contain-000000"] && profiles(vid.ID)["640x360-contain-000000-30fps-high-0k"]
+	})
+	if n := len(profiles(img.ID)); n != 2 { // the shared panel rendition and the thumbnail
+		t.Fatalf("two displays of one size made %d image renditions: %v", n, profiles(img.ID))
+	}
+
+	if code := s.Do("PATCH", "/api/v1/displays/"+d1, map[string]any{"width": 1080, "height": 1920}, nil); code != 200 {
+		t.Fatalf("patch: %d", code)
+	}
+	servertest.Eventually(t, 60*time.Second, "portrait renditions", func() bool {
+		return profiles(img.ID)["1080x1920-contain-000000"] && profiles(vid.ID)["1080x1920-contain-000000-30fps-high-0k"]
+	})
+	for i := 0; ; i++ {
+		m, _ := p.nextProgram(s)
+		portrait := 0
+		for _, f := range m.Files {
+			if strings.HasPrefix(f.Profile, "1080x1920-") {
+				portrait++
+			}
+		}
+		if portrait == 2 && len(m.Files) == 2 {
+			break
+		}
+		if i > 10 {
+			t.Fatalf("display A's manifest never switched to its portrait renditions: %+v", m.Files)
+		}
+	}
+}
+
+// TestJobEventsStream: the console's live events carry job progress.
+func TestJobEventsStream(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{MediaWorker: servertest.Worker()})
+	pairRaw(t, s, "Wall")
+	req, _ := http.NewRequest("GET", s.URL+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("content type %q", ct)
+	}
+	events := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			events <- sc.Text()
+		}
+		close(events)
+	}()
+	var m servertest.Media
+	s.Upload("clip.mp4", makeClip(t, "clip.mp4", 3, "640x360"), &m)
+	deadline := time.After(60 * time.Second)
+	sawQueued, sawDone := false, false
+	for !sawDone {
+		select {
+		case line, ok := <-events:
+			if !ok {
+				t.Fatal("event stream ended")
+			}
+			if !strings.HasPrefix(line, "data: ") || !strings.Contains(line, m.ID) {
+				continue
+			}
+			var ev struct {
+				Status   string
+				Progress float64
+			}
+			_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev)
+			sawQueued = sawQueued || ev.Status == "queued"
+			sawDone = ev.Status == "done" && ev.Progress == 100
+		case <-deadline:
+			t.Fatalf("no done event (queued seen: %v)", sawQueued)
+		}
+	}
+	if !sawQueued {
+		t.Fatal("no queued event before done")
+	}
+}
