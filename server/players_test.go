@@ -243,8 +243,13 @@ func TestPairingClaimAndFileDownload(t *testing.T) {
 		t.Fatalf("display token on /api/v1: %d", code)
 	}
 
-	// Reconnect: the known key is authenticated and gets the manifest it lacks.
+	// Reconnect: the known key is authenticated and gets the manifest it
+	// lacks; the old session's download token dies with it.
 	p.conn.Close()
+	servertest.Eventually(t, 5*time.Second, "old display token revoked", func() bool {
+		resp, _ := get(paired.Token, "")
+		return resp.StatusCode == 401
+	})
 	p2 := dialRaw(t, s, p.priv)
 	env = p2.handshake(1)
 	var ok protocol.AuthOK

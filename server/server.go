@@ -132,6 +132,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	// Tokens of sessions a killed server could not end.
+	if err := st.PruneDisplayTokens(ctx, 30*24*time.Hour); err != nil {
+		s.log.Warn("prune display tokens", "err", err)
+	}
 	s.jobs.start()
 	for _, o := range orgs {
 		s.work.kick(o.ID)

@@ -134,7 +134,7 @@ func (h *Hub) Claim(ctx context.Context, orgID, code string, d store.Display) (s
 		h.mu.Unlock()
 		return store.Display{}, err
 	}
-	token, err := h.newToken(ctx, created.ID)
+	token, err := h.newToken(ctx, s, created.ID)
 	if err != nil {
 		return store.Display{}, err
 	}
@@ -194,11 +194,16 @@ func (h *Hub) Close() {
 
 func (h *Hub) pubKey() []byte { return h.key.Public().(ed25519.PublicKey) }
 
-func (h *Hub) newToken(ctx context.Context, displayID string) (string, error) {
+// newToken issues the session's display token; it lives as long as the
+// session (see unregister).
+func (h *Hub) newToken(ctx context.Context, s *session, displayID string) (string, error) {
 	secret, hash := auth.NewToken(auth.DisplayTokenPrefix)
 	if err := h.store.CreateDisplayToken(ctx, displayID, hash); err != nil {
 		return "", err
 	}
+	s.mu.Lock()
+	s.tokenHash = hash
+	s.mu.Unlock()
 	return secret, nil
 }
 
@@ -221,6 +226,16 @@ func (h *Hub) register(s *session) bool {
 }
 
 func (h *Hub) unregister(s *session) {
+	s.mu.Lock()
+	hash := s.tokenHash
+	s.mu.Unlock()
+	if hash != "" { // the session's download token ends with it
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := h.store.DeleteDisplayToken(ctx, hash); err != nil {
+			h.log.Warn("revoke display token", "err", err)
+		}
+		cancel()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.code != "" && h.pending[s.code] == s {

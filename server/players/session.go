@@ -28,6 +28,7 @@ type session struct {
 	codeExpires time.Time
 
 	mu        sync.Mutex
+	tokenHash string // of the display token issued to this session
 	displayID string
 	orgID     string
 	st        Info
@@ -222,7 +223,7 @@ func (s *session) handshake() error {
 		s.sendError(protocol.CodeInternal, "server error; retry later", env.ID)
 		return err
 	}
-	token, err := s.hub.newToken(ctx, d.ID)
+	token, err := s.hub.newToken(ctx, s, d.ID)
 	if err != nil {
 		s.sendError(protocol.CodeInternal, "server error; retry later", env.ID)
 		return err

@@ -223,6 +223,12 @@ func (s *Store) DisplayByToken(ctx context.Context, hash string) (Display, error
 	return scanDisplay(s.db.QueryRowContext(ctx, `SELECT `+"d."+strings.ReplaceAll(displayCols, ", ", ", d.")+` FROM displays d JOIN display_tokens t ON t.display_id = d.id WHERE t.hash = ?`, hash))
 }
 
+// DeleteDisplayToken revokes a player session token.
+func (s *Store) DeleteDisplayToken(ctx context.Context, hash string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM display_tokens WHERE hash = ?`, hash)
+	return err
+}
+
 // PruneDisplayTokens removes session tokens older than maxAge.
 func (s *Store) PruneDisplayTokens(ctx context.Context, maxAge time.Duration) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM display_tokens WHERE created_at < ?`, ts(s.now().Add(-maxAge)))
