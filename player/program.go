@@ -251,8 +251,9 @@ func (p *Player) waitProgram(ctx context.Context, now, next time.Time) bool {
 	return true
 }
 
-// preloadNext tells the renderer to load the next video of each zone ahead
-// of its start, when its file is cached, so it starts without a gap.
+// preloadNext tells the renderer to load the next video or audio item of
+// each zone ahead of its start, when its file is cached, so it starts
+// without a gap.
 func (p *Player) preloadNext(prog *playlists.Program, n playlists.Now, opts playlists.Options, cur map[string]*zonePlay, preloaded map[string]string) {
 	byEnd := map[time.Time]*playlists.Now{}
 	for _, zn := range n.Zones {
@@ -269,7 +270,7 @@ func (p *Player) preloadNext(prog *playlists.Program, n playlists.Now, opts play
 			continue
 		}
 		for _, nz := range next.Zones {
-			if nz.Zone != zn.Zone || nz.Item == nil || nz.Item.Kind != playlists.KindVideo {
+			if nz.Zone != zn.Zone || nz.Item == nil || (nz.Item.Kind != playlists.KindVideo && nz.Item.Kind != playlists.KindAudio) {
 				continue
 			}
 			if zp := cur[zn.Zone]; zp != nil && zp.key == playKey(nz) {
@@ -280,7 +281,7 @@ func (p *Player) preloadNext(prog *playlists.Program, n playlists.Now, opts play
 				continue
 			}
 			preloaded[zn.Zone] = url
-			p.hub.render(rendererCmd{Type: cmdPreload, Zone: zn.Zone, URL: url, SHA256: nz.Variant.SHA256, ItemID: nz.Item.ID})
+			p.hub.render(rendererCmd{Type: cmdPreload, Zone: zn.Zone, Kind: string(nz.Item.Kind), URL: url, SHA256: nz.Variant.SHA256, ItemID: nz.Item.ID})
 		}
 	}
 }

@@ -316,3 +316,71 @@ func TestRendererVideoChromium(t *testing.T) {
 	waitJS(t, ctx, "next video shown", `document.body.getAttribute('data-zone-main-shown') === '`+next.SHA256+`'`)
 	waitJS(t, ctx, "next video playing", `(() => { const v = document.querySelectorAll('.zone[data-zone="main"] video.item'); return v.length === 1 && v[0].src.endsWith('/content/`+next.SHA256+`') && v[0].currentTime > 0.3; })()`)
 }
+
+// makeTone writes a 2 s AAC tone in M4A, as the server's audio renditions are.
+func makeTone(t *testing.T, freq int) []byte {
+	t.Helper()
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not found; skipping the audio test")
+	}
+	out := filepath.Join(t.TempDir(), "tone.m4a")
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", fmt.Sprintf("sine=f=%d:sample_rate=48000", freq),
+		"-t", "2", "-c:a", "aac", "-movflags", "+faststart", "-y", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("ffmpeg cannot make an AAC file: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestRendererAudioChromium: audio items play on the sound system (an
+// audio element whose currentTime advances); the next one is preloaded and
+// then plays from that element, without a gap.
+func TestRendererAudioChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	chromiumPath(t)
+	const w, h = 640, 360
+	ctx := browser(t, w, h)
+	srv := fakeserver.New()
+	defer srv.Close()
+	f1, f2 := srv.AddFile(makeTone(t, 440), "audio/mp4"), srv.AddFile(makeTone(t, 660), "audio/mp4")
+	prog := &playlists.Program{
+		Display:  playlists.Display{ID: testDisplay, Width: w, Height: h},
+		Timezone: "Asia/Ho_Chi_Minh",
+		Items: []playlists.Item{
+			{ID: "a1", Kind: playlists.KindAudio, NaturalS: 2, DefaultLang: "vi", Variants: map[string]playlists.Variant{"vi": {SHA256: f1.SHA256, ContentType: "audio/mp4"}}},
+			{ID: "a2", Kind: playlists.KindAudio, NaturalS: 2, DefaultLang: "vi", Variants: map[string]playlists.Variant{"vi": {SHA256: f2.SHA256, ContentType: "audio/mp4"}}},
+		},
+		Playlists: []playlists.Playlist{{ID: "pl", Entries: []playlists.Entry{{ItemID: "a1"}, {ItemID: "a2"}}}},
+		Layouts:   []playlists.Layout{{ID: "one", Zones: []playlists.Zone{{ID: "main", W: 100, H: 100, Unit: playlists.UnitPercent}}}},
+		Default:   &playlists.Content{LayoutID: "one", Zones: map[string]string{"main": "pl"}},
+	}
+	clk := playertest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, hcm))
+	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
+	pair(t, srv, p)
+	if _, err := srv.SendManifest(programManifest(t, 1, prog, f1, f2)); err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, p, "audio playing", func(s player.Status) bool { return len(s.Zones) == 1 && s.Cache.Missing == 0 })
+	first, next := f1, f2
+	if st.Zones[0].SHA256 == f2.SHA256 {
+		first, next = f2, f1
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+p.Addr()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "first audio playing", `(() => { const a = document.querySelector('.zone[data-zone="main"] audio.audio'); return a && a.src.endsWith('/content/`+first.SHA256+`') && a.currentTime > 0.3; })()`)
+	waitJS(t, ctx, "next audio preloaded", `(() => { const a = document.querySelector('.zone[data-zone="main"] audio.preload'); if (a && a.src.endsWith('/content/`+next.SHA256+`') && a.readyState >= 2) { a.dataset.mark = 'preloaded'; return true; } return false; })()`)
+	at, err := clk.WaitAlarm(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(at)
+	waitJS(t, ctx, "next audio playing from the preloaded element", `(() => { const a = document.querySelector('.zone[data-zone="main"] audio.item'); return a && a.dataset.mark === 'preloaded' && a.src.endsWith('/content/`+next.SHA256+`') && a.currentTime > 0.3; })()`)
+}

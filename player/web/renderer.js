@@ -13,7 +13,7 @@
 //             "speed_px_s":120,"format":"15:04"},"refresh_s":300,
 //    "fit":"contain","background":"#000000"}
 //   {"type":"clear","zone":"main"}
-//   {"type":"preload","zone":"main","url":"/content/<sha>"}   (next video)
+//   {"type":"preload","zone":"main","kind":"video|audio","url":"/content/<sha>"}   (next video or audio)
 // A show without a zone is a full-screen image (plain playlists).
 //
 // It answers {"type":"shown","zone":…,"sha256":…,"item_id":…} once an item
@@ -184,7 +184,7 @@
 
   function buildVideo(z, cmd) {
     var v;
-    if (z.preload && z.preload._url === cmd.url) {
+    if (z.preload && z.preload._url === cmd.url && z.preload.tagName === 'VIDEO') {
       v = z.preload;
       z.preload = null;
       v.classList.remove('preload');
@@ -216,9 +216,15 @@
   }
 
   function buildAudio(z, cmd) {
-    var a = document.createElement('audio');
-    a.preload = 'auto';
-    a.src = cmd.url;
+    var a;
+    if (z.preload && z.preload._url === cmd.url && z.preload.tagName === 'AUDIO') {
+      a = z.preload;
+      z.preload = null;
+    } else {
+      a = document.createElement('audio');
+      a.preload = 'auto';
+      a.src = cmd.url;
+    }
     a.className = 'audio';
     return {
       node: a,
@@ -529,13 +535,18 @@
       return;
     }
     stopNode(z.preload);
-    var v = document.createElement('video');
-    v.muted = true;
-    v.defaultMuted = true;
-    v.playsInline = true;
+    var v;
+    if (cmd.kind === 'audio') {
+      v = document.createElement('audio');
+    } else {
+      v = document.createElement('video');
+      v.muted = true;
+      v.defaultMuted = true;
+      v.playsInline = true;
+      v.setAttribute('muted', '');
+      v.setAttribute('playsinline', '');
+    }
     v.preload = 'auto';
-    v.setAttribute('muted', '');
-    v.setAttribute('playsinline', '');
     v.className = 'preload';
     v._url = cmd.url;
     v.src = cmd.url;
