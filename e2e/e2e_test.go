@@ -47,17 +47,23 @@ type runningPlayer struct {
 	done   chan error
 }
 
-func startPlayer(t *testing.T, dataDir, serverURL string) *runningPlayer {
+// startPlayer starts an in-process player with quick heartbeats and
+// reconnects; tune, if given, adjusts its config (e.g. a fake clock).
+func startPlayer(t *testing.T, dataDir, serverURL string, tune ...func(*player.Config)) *runningPlayer {
 	t.Helper()
 	level := slog.LevelWarn
 	if os.Getenv("BEACON_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	p, err := player.New(player.Config{
+	cfg := player.Config{
 		ServerURL: serverURL, DataDir: dataDir, Listen: "127.0.0.1:0",
 		HeartbeatEvery: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-	})
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	p, err := player.New(cfg)
 	if err != nil {
 		t.Fatalf("player: %v", err)
 	}

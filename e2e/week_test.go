@@ -1,12 +1,9 @@
 package e2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/url"
-	"os"
 	"sort"
 	"testing"
 	"time"
@@ -16,29 +13,6 @@ import (
 	"beacon/server/servertest"
 )
 
-// startClockedPlayer starts an in-process player that runs on clk.
-func startClockedPlayer(t *testing.T, dataDir, serverURL string, clk *playertest.Clock) *runningPlayer {
-	t.Helper()
-	level := slog.LevelWarn
-	if os.Getenv("BEACON_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	cfg := player.Config{
-		ServerURL: serverURL, DataDir: dataDir, Listen: "127.0.0.1:0",
-		HeartbeatEvery: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-	}
-	clk.Tune(&cfg)
-	p, err := player.New(cfg)
-	if err != nil {
-		t.Fatalf("player: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rp := &runningPlayer{Player: p, cancel: cancel, done: make(chan error, 1)}
-	go func() { rp.done <- p.Run(ctx) }()
-	t.Cleanup(rp.stop)
-	return rp
-}
 
 // weekPlay is one play as both the proof-of-play report and the timeline
 // give it.
@@ -116,7 +90,7 @@ func TestWeekProofOfPlayEqualsTimeline(t *testing.T) {
 	}
 	end := from.AddDate(0, 0, 7)
 	clk := playertest.NewClock(from)
-	p := startClockedPlayer(t, t.TempDir(), srv.URL, clk)
+	p := startPlayer(t, t.TempDir(), srv.URL, clk.Tune)
 
 	// Pairing and the display's cluster (default operating hours).
 	st := p.wait(t, "pairing code", func(s player.Status) bool { return s.PairingCode != "" })
