@@ -395,6 +395,7 @@ func (r *rendition) finish() error {
 // one goroutine a few times a second.
 func Transcode(ctx context.Context, in, outDir string, profiles []VideoProfile, opt Options, progress func(Progress)) (_ []Output, err error) {
 	initFFmpeg()
+	noHugePages()
 	opt = opt.withDefaults()
 	if len(profiles) == 0 {
 		return nil, errors.New("av: no profiles")
