@@ -43,7 +43,8 @@ type compiled struct {
 	layouts   map[string]*cLayout
 	fullLay   *cLayout // the default full-screen layout
 	flat      map[string][]flatEnt
-	shuffles  bool // some playlist shuffles
+	shuffles  bool            // some playlist shuffles
+	daily     map[string]bool // playlists whose order changes by day (they or a nested one shuffle)
 
 	hours    []cwin
 	holidays map[int]*Holiday
@@ -233,8 +234,10 @@ func build(p *Program) *compiled {
 		}
 	}
 	c.flat = map[string][]flatEnt{}
+	c.daily = map[string]bool{}
 	for id := range c.playlists {
 		c.flat[id] = c.flatten(id, -1, nil, 0)
+		c.daily[id] = c.shufflesWithin(id, 0)
 	}
 	for i := range p.Schedules {
 		c.scheds = append(c.scheds, c.compileSched(&p.Schedules[i], i))
@@ -498,11 +501,29 @@ func (c *compiled) flattenInto(top, id string, day int, out []flatEnt, depth int
 }
 
 // playlistItems is the flattened playlist for a day (shuffled if needed).
+// Playlists with no shuffle in them are the same every day.
 func (c *compiled) playlistItems(id string, day int) []flatEnt {
-	if !c.shuffles {
+	if !c.shuffles || !c.daily[id] {
 		return c.flat[id]
 	}
 	return c.flatten(id, day, nil, 0)
+}
+
+// shufflesWithin reports whether a playlist or one nested in it shuffles.
+func (c *compiled) shufflesWithin(id string, depth int) bool {
+	pl := c.playlists[id]
+	if pl == nil || depth > 16 {
+		return false
+	}
+	if pl.Shuffle {
+		return true
+	}
+	for _, e := range pl.Entries {
+		if e.PlaylistID != "" && c.shufflesWithin(e.PlaylistID, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // shuffleSeed hashes (display, date, playlist) with FNV-1a 64.

@@ -139,7 +139,7 @@ func Timeline(p *Program, from, to time.Time, opt Options) []Play {
 		n += pl.countPlays(f, t)
 	}
 	out := make([]Play, 0, n)
-	em := emitter{c: c, f: f, t: t, sink: func(p *Play) bool { out = append(out, *p); return true }}
+	em := emitter{c: c, f: f, t: t, sink: func(p Play) bool { out = append(out, p); return true }}
 	for _, pl := range plans {
 		if !em.plan(pl) {
 			break
@@ -150,8 +150,8 @@ func Timeline(p *Program, from, to time.Time, opt Options) []Play {
 
 // Plays yields the same plays as Timeline, in the same order, one at a
 // time and without building the whole list: for reports and exports over
-// long periods. The Play passed to yield is reused; copy it to keep it.
-func Plays(p *Program, from, to time.Time, opt Options, yield func(*Play) bool) {
+// long periods, and the benchmark.
+func Plays(p *Program, from, to time.Time, opt Options, yield func(Play) bool) {
 	c := compile(p)
 	f, t := toMS(from), toMS(to)
 	em := emitter{c: c, f: f, t: t, sink: yield}
@@ -194,9 +194,7 @@ func (pl *plan) countPlays(f, t int64) int {
 type emitter struct {
 	c    *compiled
 	f, t int64
-	curs []zcur
-	sink func(*Play) bool // false stops the emission
-	play Play
+	sink func(Play) bool // false stops the emission
 }
 
 // zcur walks one zone's plays in a span, cut around interrupt slots, or
@@ -320,7 +318,10 @@ func (em *emitter) plan(pl *plan) bool {
 		if sp.e <= f || sp.s >= t {
 			continue
 		}
-		curs := em.curs[:0]
+		// The cursors live on the stack (layouts have few zones): written
+		// in the heap, every cursor step would pay GC write barriers.
+		var buf [8]zcur
+		curs := buf[:0]
 		// interrupt slots whose clipped start falls in this span
 		lo := si
 		for si < len(pl.slots) && max(pl.slots[si].s, f) < min(sp.e, t) {
@@ -371,16 +372,15 @@ func (em *emitter) plan(pl *plan) bool {
 			}
 			z := &curs[best]
 			e := z.hent
-			em.play = Play{Zone: z.zone, ItemID: e.item.it.ID, Lang: e.item.lang, SHA256: e.item.v.SHA256,
+			// Passed by value: building it in place in the heap would cost a
+			// write barrier per pointer field while the GC runs.
+			if !em.sink(Play{Zone: z.zone, ItemID: e.item.it.ID, Lang: e.item.lang, SHA256: e.item.v.SHA256,
 				Start: time.UnixMilli(z.hs).In(loc), End: time.UnixMilli(z.he).In(loc),
-				ScheduleID: c.schedID(e.sched), PlaylistID: e.top, Interrupt: z.irq}
-			if !em.sink(&em.play) {
-				em.curs = curs
+				ScheduleID: c.schedID(e.sched), PlaylistID: e.top, Interrupt: z.irq}) {
 				return false
 			}
 			z.advance(f, t)
 		}
-		em.curs = curs
 	}
 	return true
 }

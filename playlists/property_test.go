@@ -327,7 +327,7 @@ func TestPropertyPlaysEqualsTimeline(t *testing.T) {
 		pc := randomProgram(r, i)
 		tl := Timeline(pc.p, pc.from, pc.to, Options{})
 		var got []Play
-		Plays(pc.p, pc.from, pc.to, Options{}, func(p *Play) bool { got = append(got, *p); return true })
+		Plays(pc.p, pc.from, pc.to, Options{}, func(p Play) bool { got = append(got, p); return true })
 		if len(got) != len(tl) {
 			t.Fatalf("program %d: Plays gave %d, Timeline %d", i, len(got), len(tl))
 		}
@@ -338,7 +338,7 @@ func TestPropertyPlaysEqualsTimeline(t *testing.T) {
 		}
 		if len(tl) > 3 {
 			n := 0
-			Plays(pc.p, pc.from, pc.to, Options{}, func(*Play) bool { n++; return n < 3 })
+			Plays(pc.p, pc.from, pc.to, Options{}, func(Play) bool { n++; return n < 3 })
 			if n != 3 {
 				t.Fatalf("program %d: Plays went on after yield returned false (%d)", i, n)
 			}
