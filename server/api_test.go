@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"beacon/server/auth"
 	"beacon/server/servertest"
+	"beacon/server/store"
 )
 
 func testJPEG(t testing.TB, w, h int, c color.RGBA) []byte {
@@ -247,14 +249,31 @@ func TestRolesAreEnforced(t *testing.T) {
 
 func TestLogin(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
-	res, err := s.SeedDemo(t.Context(), "")
+	hash, err := auth.HashPassword("quảng trường 2026")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = res
+	if _, err := s.Store().CreateUser(t.Context(), store.User{OrgID: s.OrgID, Username: "admin", PasswordHash: hash, Role: store.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
 	var e servertest.APIError
 	if code := s.DoToken("", "POST", "/api/v1/auth/login", map[string]string{"username": "admin", "password": "wrong"}, &e); code != 401 {
 		t.Fatalf("wrong password: %d", code)
+	}
+	var tok struct{ Token string }
+	if code := s.DoToken("", "POST", "/api/v1/auth/login", map[string]string{"username": "admin", "password": "quảng trường 2026"}, &tok); code != 201 || tok.Token == "" {
+		t.Fatalf("right password: %d", code)
+	}
+	if code := s.DoToken(tok.Token, "GET", "/api/v1/me", nil, nil); code != 200 {
+		t.Fatalf("login token: %d", code)
+	}
+	// Guessing is slowed down.
+	code := 0
+	for i := 0; i < 12 && code != 429; i++ {
+		code = s.DoToken("", "POST", "/api/v1/auth/login", map[string]string{"username": "admin", "password": "guess"}, &e)
+	}
+	if code != 429 || e.Error.Code != "too_many_attempts" {
+		t.Fatalf("twelve wrong passwords in a row: %d %v", code, e)
 	}
 }
 

@@ -4,9 +4,11 @@ import (
 	_ "embed"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -123,7 +125,10 @@ func (s *Server) routes() *fiber.App {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 		return c.Send(openapiJSON)
 	})
-	api.Post("/auth/login", s.login)
+	// Password guessing is slowed down: ten tries a minute per address.
+	api.Post("/auth/login", limiter.New(limiter.Config{Max: 10, Expiration: time.Minute, LimitReached: func(c *fiber.Ctx) error {
+		return fail(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait a minute")
+	}}), s.login)
 
 	api.Use(s.apiAuth)
 	api.Get("/me", s.me)
