@@ -149,22 +149,9 @@ func (s *Server) uploadMedia(c *fiber.Ctx) error {
 func (s *Server) dropUnreferenced(sha string) {
 	ctx, cancel := s.timeout()
 	defer cancel()
-	orgs, err := s.store.Orgs(ctx)
-	if err != nil {
-		return
+	if used, err := s.store.AnyMediaWithSHA(ctx, sha); err == nil && !used {
+		_ = s.blobs.Remove(sha)
 	}
-	for _, o := range orgs {
-		list, err := s.store.MediaList(ctx, o.ID)
-		if err != nil {
-			return
-		}
-		for _, m := range list {
-			if m.SHA256 == sha {
-				return
-			}
-		}
-	}
-	_ = s.blobs.Remove(sha)
 }
 
 func (s *Server) listMedia(c *fiber.Ctx) error {

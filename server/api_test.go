@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -15,7 +14,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"beacon/server/auth"
 	"beacon/server/servertest"
@@ -293,6 +291,3 @@ func TestClaimUnknownCode(t *testing.T) {
 		t.Fatalf("got %d %v", code, e)
 	}
 }
-
-var _ = json.Marshal
-var _ = time.Second

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"beacon/media"
 	"beacon/playlists"
 	"beacon/server/auth"
 	"beacon/server/store"
@@ -216,5 +215,3 @@ func demoImage(n int) ([]byte, error) {
 }
 
 func lerp(a, b uint8, t float64) uint8 { return uint8(float64(a) + (float64(b)-float64(a))*t) }
-
-var _ = media.FitContain

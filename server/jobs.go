@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"beacon/media"
 	"beacon/media/worker"
 	"beacon/server/store"
 )
@@ -365,5 +364,3 @@ func (s *Server) queueJob(ctx context.Context, m store.Media, kind string) (stor
 	s.jobs.kick()
 	return j, nil
 }
-
-var _ = media.FitContain

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"beacon/protocol"
 	"beacon/server/servertest"
 )
 
@@ -256,8 +255,6 @@ func TestCancelJob(t *testing.T) {
 		t.Fatalf("second cancel: %d", code)
 	}
 }
-
-var _ = protocol.Version
 
 // TestProfilesFollowDisplays: displays with equal settings share
 // renditions; changing a display's resolution makes the missing image and

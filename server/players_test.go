@@ -350,5 +350,3 @@ func TestProtocolErrors(t *testing.T) {
 		}
 	})
 }
-
-var _ = json.Marshal

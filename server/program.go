@@ -7,7 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"beacon/media"
 	"beacon/playlists"
 	"beacon/protocol"
 	"beacon/server/store"
@@ -336,5 +335,3 @@ func videoProfileName(d store.Display) string {
 	}
 	return fmt.Sprintf("%s-%gfps-%s%s-%dk", p.Name(), fps, d.H264Profile, d.H264Level, d.MaxBitrate/1000)
 }
-
-var _ = media.FitContain

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -297,5 +296,3 @@ func marshalNowPlaying(np *protocol.NowPlaying) string {
 	b, _ := json.Marshal(np)
 	return string(b)
 }
-
-var _ = fmt.Sprintf
