@@ -13,7 +13,6 @@ import (
 	"beacon/server/servertest"
 )
 
-
 // weekPlay is one play as both the proof-of-play report and the timeline
 // give it.
 type weekPlay struct {
