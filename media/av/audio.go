@@ -237,45 +237,9 @@ func decodeStream(ctx context.Context, in string, index int, each func(*astiav.F
 	frame := astiav.AllocFrame()
 	defer frame.Free()
 	tb := st.TimeBase()
-	receive := func() error {
-		for {
-			err := dec.ReceiveFrame(frame)
-			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
-			}
-			err = each(frame, tb)
-			frame.Unref()
-			if err != nil {
-				return err
-			}
-		}
-	}
-	for n := 0; ; n++ {
-		if n%64 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		err := fc.ReadFrame(pkt)
-		if errors.Is(err, astiav.ErrEof) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		if pkt.StreamIndex() != index {
-			pkt.Unref()
-			continue
-		}
-		_ = dec.SendPacket(pkt) // a damaged packet is skipped, as FFmpeg's tools do
-		pkt.Unref()
-		if err := receive(); err != nil {
-			return err
-		}
-	}
-	_ = dec.SendPacket(nil)
-	return receive()
+	return decodeLoop(ctx, fc, dec, index, pkt, frame, func(f *astiav.Frame) (bool, error) {
+		return false, each(f, tb)
+	})
 }
 
 // writeUpTo writes this track's packets up to t seconds into mux (which

@@ -181,7 +181,9 @@ func grab(in string, vi StreamInfo, at float64, maxW, maxH int) (image.Image, er
 	return img, nil
 }
 
-// decodeLoop feeds the decoder from the stream index until each says stop.
+// decodeLoop demuxes the stream index into the decoder and hands each
+// decoded frame to each until it says stop; damaged packets are skipped,
+// as FFmpeg's tools do. Posters, audio and video transcodes share it.
 func decodeLoop(ctx context.Context, fc *astiav.FormatContext, dec *astiav.CodecContext, index int,
 	pkt *astiav.Packet, frame *astiav.Frame, each func(*astiav.Frame) (stop bool, err error)) error {
 	receive := func() (bool, error) {

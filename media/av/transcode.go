@@ -598,46 +598,10 @@ func decodeVideo(ctx context.Context, fc *astiav.FormatContext, vst *astiav.Stre
 		}
 		return common.push(f, filt, fanout)
 	}
-	receive := func() error {
-		for {
-			err := dec.ReceiveFrame(frame)
-			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
-			}
-			err = handle(frame)
-			frame.Unref()
-			if err != nil {
-				return err
-			}
-		}
-	}
-	idx := vst.Index()
-	for {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		err := fc.ReadFrame(pkt)
-		if errors.Is(err, astiav.ErrEof) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		if pkt.StreamIndex() != idx {
-			pkt.Unref()
-			continue
-		}
-		_ = dec.SendPacket(pkt) // damaged packets are skipped, as FFmpeg's tools do
-		pkt.Unref()
-		if err := receive(); err != nil {
-			return err
-		}
-	}
-	_ = dec.SendPacket(nil)
-	if err := receive(); err != nil {
+	err := decodeLoop(ctx, fc, dec, vst.Index(), pkt, frame, func(f *astiav.Frame) (bool, error) {
+		return false, handle(f)
+	})
+	if err != nil {
 		return err
 	}
 	if !started {
