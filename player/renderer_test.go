@@ -2,7 +2,6 @@ package player_test
 
 import (
 	"bytes"
-	"context"
 	"image"
 	"image/png"
 	"os"
@@ -39,39 +38,13 @@ func TestRendererChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
-	exe := chromiumPath(t)
+	const w, h = 640, 360
+	ctx := browser(t, w, h)
 	srv := fakeserver.New()
 	defer srv.Close()
 	p := startPlayer(t, srv.URL, t.TempDir())
 
-	const w, h = 640, 360
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(w, h),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("force-device-scale-factor", "1"),
-		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("force-color-profile", "srgb"),
-	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
-	cctx, ccancel := chromedp.NewContext(actx)
-	defer ccancel()
-	ctx, cancel := context.WithTimeout(cctx, 45*time.Second)
-	defer cancel()
-
 	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(w, h),
 		chromedp.Navigate("http://"+p.Addr()+"/"),
 		chromedp.WaitReady(chromedp.CSS(`body[data-state="pairing"][data-code]`)),
 	); err != nil {
