@@ -87,15 +87,9 @@ func (c *Cache) Has(sha string) bool {
 // bytes only when they match sha; a file that does not match is removed
 // and ErrCorrupt is returned.
 func (c *Cache) Verified(sha string) ([]byte, error) {
-	if !protocol.ValidSHA256(sha) {
-		return nil, ErrBadHash
-	}
-	f, err := os.Open(c.Path(sha))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
-	}
+	f, err := c.open(sha)
 	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxVerifiedSize+1))
 	f.Close()
@@ -114,15 +108,9 @@ func (c *Cache) Verified(sha string) ([]byte, error) {
 // A file that does not match is removed and ErrCorrupt is returned. On
 // success it returns the file's info as it was hashed.
 func (c *Cache) Check(sha string) (fs.FileInfo, error) {
-	if !protocol.ValidSHA256(sha) {
-		return nil, ErrBadHash
-	}
-	f, err := os.Open(c.Path(sha))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
-	}
+	f, err := c.open(sha)
 	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -138,6 +126,22 @@ func (c *Cache) Check(sha string) (fs.FileInfo, error) {
 		return nil, fmt.Errorf("%w: %s", ErrCorrupt, sha)
 	}
 	return fi, nil
+}
+
+// open opens the cached file for sha: ErrBadHash for a malformed hash,
+// ErrNotFound when it is not cached.
+func (c *Cache) open(sha string) (*os.File, error) {
+	if !protocol.ValidSHA256(sha) {
+		return nil, ErrBadHash
+	}
+	f, err := os.Open(c.Path(sha))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	return f, nil
 }
 
 // Remove deletes the cached file for sha, if any.

@@ -26,7 +26,7 @@ type Cluster struct {
 
 const clusterCols = `id, org_id, name, location, latitude, longitude, timezone, hours, holidays, created_at, updated_at`
 
-func scanCluster(sc interface{ Scan(...any) error }) (Cluster, error) {
+func scanCluster(sc scanner) (Cluster, error) {
 	var c Cluster
 	var lat, lon sql.NullFloat64
 	var cr, up sql.NullString
@@ -96,20 +96,7 @@ func (s *Store) Cluster(ctx context.Context, orgID, id string) (Cluster, error) 
 
 // Clusters lists an organisation's clusters by name.
 func (s *Store) Clusters(ctx context.Context, orgID string) ([]Cluster, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+clusterCols+` FROM clusters WHERE org_id = ? ORDER BY name, id`, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list clusters: %w", err)
-	}
-	defer rows.Close()
-	var out []Cluster
-	for rows.Next() {
-		c, err := scanCluster(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, "clusters", scanCluster, `SELECT `+clusterCols+` FROM clusters WHERE org_id = ? ORDER BY name, id`, orgID)
 }
 
 // Play is one proof-of-play record.

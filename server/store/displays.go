@@ -37,7 +37,7 @@ type Display struct {
 
 const displayCols = `id, org_id, name, public_key, width, height, fit, background, manifest_version, manifest_hash, acked_version, state, now_playing, last_seen_at, created_at, cluster_id, tags, languages, max_fps, max_bitrate, h264_profile, h264_level`
 
-func scanDisplay(sc interface{ Scan(...any) error }) (Display, error) {
+func scanDisplay(sc scanner) (Display, error) {
 	var d Display
 	var seen, created, cluster sql.NullString
 	var tags, langs string
@@ -140,20 +140,7 @@ func (s *Store) DisplayByKey(ctx context.Context, pub []byte) (Display, error) {
 
 // Displays lists an organisation's displays by name.
 func (s *Store) Displays(ctx context.Context, orgID string) ([]Display, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+displayCols+` FROM displays WHERE org_id = ? ORDER BY name, id`, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list displays: %w", err)
-	}
-	defer rows.Close()
-	var out []Display
-	for rows.Next() {
-		d, err := scanDisplay(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, "displays", scanDisplay, `SELECT `+displayCols+` FROM displays WHERE org_id = ? ORDER BY name, id`, orgID)
 }
 
 // SignedManifest is the last manifest compiled for a display.

@@ -36,7 +36,7 @@ type Job struct {
 
 const jobCols = `id, org_id, media_id, kind, spec, status, progress, eta_s, error, attempts, created_at, started_at, finished_at`
 
-func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
+func scanJob(sc scanner) (Job, error) {
 	var j Job
 	var c, st, fi sql.NullString
 	err := sc.Scan(&j.ID, &j.OrgID, &j.MediaID, &j.Kind, &j.Spec, &j.Status, &j.Progress, &j.ETAS, &j.Error, &j.Attempts, &c, &st, &fi)
@@ -75,20 +75,7 @@ func (s *Store) Jobs(ctx context.Context, orgID, mediaID string, limit int) ([]J
 	}
 	q += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list jobs: %w", err)
-	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, "jobs", scanJob, q, args...)
 }
 
 // ClaimJob marks the oldest queued job running and returns it

@@ -44,7 +44,7 @@ type Rendition struct {
 
 const mediaCols = `id, org_id, sha256, filename, content_type, kind, size, width, height, status, error, created_at, probe, duration_s`
 
-func scanMedia(sc interface{ Scan(...any) error }) (Media, error) {
+func scanMedia(sc scanner) (Media, error) {
 	var m Media
 	var created sql.NullString
 	err := sc.Scan(&m.ID, &m.OrgID, &m.SHA256, &m.Filename, &m.ContentType, &m.Kind, &m.Size, &m.Width, &m.Height, &m.Status, &m.Error, &created, &m.Probe, &m.DurationS)
@@ -79,20 +79,7 @@ func (s *Store) Media(ctx context.Context, orgID, id string) (Media, error) {
 
 // MediaList lists an organisation's items, newest first.
 func (s *Store) MediaList(ctx context.Context, orgID string) ([]Media, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+mediaCols+` FROM media WHERE org_id = ? ORDER BY created_at DESC, id`, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list media: %w", err)
-	}
-	defer rows.Close()
-	var out []Media
-	for rows.Next() {
-		m, err := scanMedia(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, "media", scanMedia, `SELECT `+mediaCols+` FROM media WHERE org_id = ? ORDER BY created_at DESC, id`, orgID)
 }
 
 // SetMediaStatus records the outcome of processing.
