@@ -44,7 +44,7 @@ func allDay(t *testing.T, srv *servertest.Server, displayID string) {
 type runningPlayer struct {
 	*player.Player
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Run has returned
 }
 
 // startPlayer starts an in-process player with quick heartbeats and
@@ -68,12 +68,14 @@ func startPlayer(t *testing.T, dataDir, serverURL string, tune ...func(*player.C
 		t.Fatalf("player: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rp := &runningPlayer{Player: p, cancel: cancel, done: make(chan error, 1)}
-	go func() { rp.done <- p.Run(ctx) }()
+	rp := &runningPlayer{Player: p, cancel: cancel, done: make(chan struct{})}
+	go func() { _ = p.Run(ctx); close(rp.done) }()
 	t.Cleanup(rp.stop)
 	return rp
 }
 
+// stop ends the player and waits for it (idempotent: the test's cleanup
+// stops it again).
 func (rp *runningPlayer) stop() {
 	rp.cancel()
 	select {

@@ -131,6 +131,7 @@ func TestProcessesDemoKillAndGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = srv.cmd.Wait()
+	leftover := displayTokenHashes(t, data) // the killed session's download token
 	first := st.NowPlaying
 	if _, err := player.WaitStatus(ctx, paddr, func(s player.Status) bool {
 		return !s.Connected && s.NowPlaying != nil && s.NowPlaying.StartedAt.After(first.StartedAt)
@@ -144,6 +145,7 @@ func TestProcessesDemoKillAndGracefulShutdown(t *testing.T) {
 	if _, err := player.WaitStatus(ctx, paddr, func(s player.Status) bool { return s.Connected }); err != nil {
 		t.Fatalf("player did not reconnect: %v", err)
 	}
+	checkNoneSurvive(t, leftover, displayTokenHashes(t, data))
 	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -114,28 +114,7 @@ func TestWeekProofOfPlayEqualsTimeline(t *testing.T) {
 	}
 
 	// Three pictures, with their renditions for this panel.
-	media := make([]string, 3)
-	for i, size := range [][2]int{{800, 600}, {600, 800}, {960, 540}} {
-		var m servertest.Media
-		if code := srv.Upload(fmt.Sprintf("pic%d.jpg", i), photo(t, size[0], size[1]), &m); code != 201 {
-			t.Fatalf("upload %d: %d", i, code)
-		}
-		media[i] = m.ID
-	}
-	servertest.Eventually(t, 30*time.Second, "renditions for the panel", func() bool {
-		for _, id := range media {
-			var m servertest.Media
-			srv.Do("GET", "/api/v1/media/"+id, nil, &m)
-			ok := false
-			for _, r := range m.Renditions {
-				ok = ok || r.Width == panelW && r.Height == panelH
-			}
-			if !ok {
-				return false
-			}
-		}
-		return true
-	})
+	media := uploadPhotos(t, srv, [2]int{800, 600}, [2]int{600, 800}, [2]int{960, 540})
 
 	// Content: two ticker texts, a one-minute spot, a split layout.
 	welcome := created(t, srv, "/api/v1/items", map[string]any{"kind": "text", "name": "Welcome", "duration_s": 600,
@@ -171,15 +150,27 @@ func TestWeekProofOfPlayEqualsTimeline(t *testing.T) {
 
 	// The server's timeline of the week (an hour more, so a play running
 	// past the end is known by its real end).
+	// It comes a page at a time.
 	var tl struct {
-		Timezone  string     `json:"timezone"`
-		Plays     []weekPlay `json:"plays"`
-		Conflicts []any      `json:"conflicts"`
+		Timezone   string     `json:"timezone"`
+		Plays      []weekPlay `json:"plays"`
+		Conflicts  []any      `json:"conflicts"`
+		NextCursor string     `json:"next_cursor"`
 	}
-	q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {end.Add(time.Hour).Format(time.RFC3339)}}
-	if code := srv.Do("GET", "/api/v1/displays/"+disp.ID+"/timeline?"+q.Encode(), nil, &tl); code != 200 {
-		t.Fatalf("timeline: %d", code)
+	q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {end.Add(time.Hour).Format(time.RFC3339)}, "limit": {"10000"}}
+	var all []weekPlay
+	for {
+		tl.Plays, tl.NextCursor = nil, ""
+		if code := srv.Do("GET", "/api/v1/displays/"+disp.ID+"/timeline?"+q.Encode(), nil, &tl); code != 200 {
+			t.Fatalf("timeline: %d", code)
+		}
+		all = append(all, tl.Plays...)
+		if tl.NextCursor == "" {
+			break
+		}
+		q = url.Values{"cursor": {tl.NextCursor}, "limit": {"10000"}}
 	}
+	tl.Plays = all
 	if tl.Timezone != "Asia/Ho_Chi_Minh" || len(tl.Conflicts) != 0 {
 		t.Fatalf("timeline: timezone %q, conflicts %v", tl.Timezone, tl.Conflicts)
 	}
@@ -203,6 +194,15 @@ func TestWeekProofOfPlayEqualsTimeline(t *testing.T) {
 		return d.ManifestVersion > 0 && s.ManifestVersion == d.ManifestVersion && s.Cache.Files == 3 && s.Cache.Missing == 0
 	})
 
+	// A stand-in renderer reports each item painted: proof of play counts
+	// only what a renderer showed. The clock waits for its reports.
+	rend, err := playertest.DialRenderer(t.Context(), p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rend.Close()
+	clk.Settle(playertest.AllShown(p.Player))
+
 	// The week.
 	run := time.Now()
 	steps := clk.RunUntil(t, end)
@@ -225,22 +225,29 @@ func TestWeekProofOfPlayEqualsTimeline(t *testing.T) {
 	// Proof of play as the server stored it.
 	var got []weekPlay
 	var records []string
-	q = url.Values{"display_id": {disp.ID}, "from": {from.Format(time.RFC3339)}, "to": {end.Add(time.Hour).Format(time.RFC3339)}, "limit": {"100000"}}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var resp struct {
-			Plays []struct {
-				weekPlay
-				RecordID string `json:"record_id"`
-			} `json:"plays"`
-		}
-		if code := srv.Do("GET", "/api/v1/plays?"+q.Encode(), nil, &resp); code != 200 {
-			t.Fatalf("plays: %d", code)
-		}
 		got, records = got[:0], records[:0]
-		for _, r := range resp.Plays {
-			got = append(got, r.weekPlay)
-			records = append(records, r.RecordID)
+		q = url.Values{"display_id": {disp.ID}, "from": {from.Format(time.RFC3339)}, "to": {end.Add(time.Hour).Format(time.RFC3339)}, "limit": {"10000"}}
+		for {
+			var resp struct {
+				Plays []struct {
+					weekPlay
+					RecordID string `json:"record_id"`
+				} `json:"plays"`
+				NextCursor string `json:"next_cursor"`
+			}
+			if code := srv.Do("GET", "/api/v1/plays?"+q.Encode(), nil, &resp); code != 200 {
+				t.Fatalf("plays: %d", code)
+			}
+			for _, r := range resp.Plays {
+				got = append(got, r.weekPlay)
+				records = append(records, r.RecordID)
+			}
+			if resp.NextCursor == "" {
+				break
+			}
+			q = url.Values{"display_id": {disp.ID}, "cursor": {resp.NextCursor}, "limit": {"10000"}}
 		}
 		if len(got) >= len(want) && p.Status().PlaysPending == 0 {
 			break
@@ -332,4 +339,33 @@ func TestWeekProofOfPlayEqualsTimeline(t *testing.T) {
 		t.Errorf("%d spot plays, want %d (twice an hour, 15 hours a day, 7 days)", spots, 2*15*7)
 	}
 	t.Logf("%d plays over the week (%d spots), %v in all", len(got), spots, time.Since(began).Round(time.Millisecond))
+}
+
+// uploadPhotos uploads one JPEG per size and waits for each one's
+// rendition at the panel's size.
+func uploadPhotos(t *testing.T, srv *servertest.Server, sizes ...[2]int) []string {
+	t.Helper()
+	media := make([]string, len(sizes))
+	for i, size := range sizes {
+		var m servertest.Media
+		if code := srv.Upload(fmt.Sprintf("pic%d.jpg", i), photo(t, size[0], size[1]), &m); code != 201 {
+			t.Fatalf("upload %d: %d", i, code)
+		}
+		media[i] = m.ID
+	}
+	servertest.Eventually(t, 30*time.Second, "renditions for the panel", func() bool {
+		for _, id := range media {
+			var m servertest.Media
+			srv.Do("GET", "/api/v1/media/"+id, nil, &m)
+			ok := false
+			for _, r := range m.Renditions {
+				ok = ok || r.Width == panelW && r.Height == panelH
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+	return media
 }

@@ -7,9 +7,15 @@
 // blob path either holds the complete file or nothing.
 //
 // Image renditions (RenderImage) turn one uploaded picture into JPEGs sized
-// exactly for each screen profile. The pipeline is pure Go: it reads the
-// dimensions from the header and refuses oversized pictures before decoding,
-// decodes once, applies the EXIF orientation, and resamples every profile
-// with a Lanczos filter from that single decode. The package uses neither cgo
-// nor FFmpeg, and the player binary does not import it.
+// exactly for each screen profile. The pipeline reads the dimensions from
+// the header and refuses oversized pictures before decoding, decodes once,
+// applies the orientation, and resamples every profile with a Lanczos
+// filter from that single decode. HEIF/HEIC, AVIF, JPEG and the TIFFs Go
+// cannot read are decoded by C libraries (package media/native, cgo); the
+// rest by Go's decoders. The package does not use FFmpeg, and the player
+// binary does not import it.
+//
+// SVG documents are sanitised here (SanitizeSVG) and rasterised by the media
+// worker; animated GIF, APNG and WebP are recognised from their structure
+// (ProbeAnimation) and played as video.
 package media

@@ -99,6 +99,7 @@ func ParseColor(hex string) (color.NRGBA, error) {
 type Limits struct {
 	MaxPixels int64 // width × height
 	MaxSide   int   // longest side
+	Anim      AnimLimits
 }
 
 // DefaultLimits allow any real photograph or poster while refusing
@@ -122,11 +123,11 @@ func (l Limits) check(w, h int) error {
 		return fmt.Errorf("%w: image has no pixels (%d×%d)", ErrCorrupt, w, h)
 	}
 	if int64(w)*int64(h) > l.MaxPixels {
-		return &limitError{fmt.Sprintf("image is %d×%d pixels; the limit is %s megapixels", w, h,
+		return &limitError{fmt.Sprintf("too large: %d×%d, the limit is %s megapixels", w, h,
 			strconv.FormatFloat(float64(l.MaxPixels)/1e6, 'f', -1, 64))}
 	}
 	if w > l.MaxSide || h > l.MaxSide {
-		return &limitError{fmt.Sprintf("image is %d×%d pixels; the limit is %d pixels per side", w, h, l.MaxSide)}
+		return &limitError{fmt.Sprintf("too large: %d×%d, the limit is %d pixels per side", w, h, l.MaxSide)}
 	}
 	return nil
 }
@@ -140,14 +141,15 @@ func (e *limitError) Unwrap() error { return ErrTooManyPixels }
 // Errors returned (wrapped) by ProbeImage and RenderImage.
 var (
 	// ErrNotImage: the bytes are not in a supported image format.
-	ErrNotImage = errors.New("not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF)")
+	ErrNotImage = errors.New("not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF, AVIF)")
 	// ErrTooManyPixels: the header announces more pixels than Limits allow.
-	// The wrapping error reads like "image is 100000×100000 pixels; the
-	// limit is 150 megapixels".
+	// The wrapping error reads like "too large: 100000×100000, the limit
+	// is 150 megapixels".
 	ErrTooManyPixels = errors.New("image has too many pixels")
 	// ErrCorrupt: the format was recognised but the data is damaged or cut
-	// short. The wrapping error reads "image data is truncated or corrupt: …".
-	ErrCorrupt = errors.New("image data is truncated or corrupt")
+	// short. The wrapping error reads "damaged: the image data is truncated
+	// or corrupt: …".
+	ErrCorrupt = errors.New("damaged: the image data is truncated or corrupt")
 )
 
 func corrupt(err error) error {
@@ -159,9 +161,11 @@ func corrupt(err error) error {
 
 // ImageInfo describes a picture as found in its header.
 type ImageInfo struct {
-	Format        string // jpeg, png, gif, webp, bmp or tiff
-	Width, Height int    // as stored, before orientation
-	Orientation   int    // EXIF orientation 1..8; 1 when absent
+	Format        string     // jpeg, png, gif, webp, bmp, tiff, heic, heif or avif
+	Width, Height int        // as stored, before orientation (HEIF/AVIF: with their own transforms applied)
+	Orientation   int        // EXIF orientation 1..8; 1 when absent
+	Reduce        int        // a JPEG over the pixel limits is decoded at 1/Reduce of its size; 0 or 1: full size
+	Animation     *Animation // set by CheckImage for an animated GIF, PNG or WebP
 }
 
 // DisplaySize is the size once the orientation is applied: width and height
@@ -189,7 +193,7 @@ func sniff(b []byte) string {
 	case bytes.HasPrefix(b, []byte("II*\x00")) || bytes.HasPrefix(b, []byte("MM\x00*")):
 		return "tiff"
 	}
-	return ""
+	return sniffISOBMFF(b)
 }
 
 // ProbeImage reads the format, size and orientation of the picture at path
@@ -210,15 +214,18 @@ func ProbeImage(path string, lim Limits) (ImageInfo, error) {
 }
 
 func probe(ra io.ReaderAt, size int64, lim Limits) (info ImageInfo, err error) {
-	var head [16]byte
+	var head [64]byte
 	n, _ := ra.ReadAt(head[:], 0)
 	format := sniff(head[:n])
 	if format == "" {
 		return ImageInfo{}, ErrNotImage
 	}
+	if info, ok, err := probeStill(format, ra, size, lim); ok {
+		return info, err
+	}
 	cfg, err := decodeConfig(format, io.NewSectionReader(ra, 0, size))
 	if err != nil {
-		return ImageInfo{Format: format}, corrupt(err)
+		return ImageInfo{Format: format}, goErr(err)
 	}
 	info = ImageInfo{Format: format, Width: cfg.Width, Height: cfg.Height, Orientation: 1}
 	switch format {

@@ -25,6 +25,8 @@ import (
 	"github.com/disintegration/imaging"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
+
+	"beacon/media/native"
 )
 
 // Tiny WebP files made with ImageMagick (8×6 red-to-blue gradient); Go has
@@ -451,7 +453,7 @@ func TestDecompressionBomb(t *testing.T) {
 	if !errors.Is(err, ErrTooManyPixels) {
 		t.Fatalf("ProbeImage: %v, want ErrTooManyPixels", err)
 	}
-	if want := "image is 100000×100000 pixels; the limit is 150 megapixels"; err.Error() != want {
+	if want := "too large: 100000×100000, the limit is 150 megapixels"; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
 	}
 
@@ -495,7 +497,10 @@ func TestTruncatedJPEG(t *testing.T) {
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("RenderImage: %v, want ErrCorrupt", err)
 	}
-	if !strings.HasPrefix(err.Error(), "image data is truncated or corrupt: ") {
+	if want := "damaged: the image data is truncated or corrupt: Premature end of JPEG file"; native.Available && err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
+	if !strings.HasPrefix(err.Error(), "damaged: the image data is truncated or corrupt: ") {
 		t.Errorf("message %q", err)
 	}
 }
@@ -541,7 +546,7 @@ func TestGarbageBytes(t *testing.T) {
 			if !errors.Is(err, ErrNotImage) {
 				t.Fatalf("ProbeImage: %v, want ErrNotImage", err)
 			}
-			if err.Error() != "not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF)" {
+			if err.Error() != "not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF, AVIF)" {
 				t.Errorf("message %q", err)
 			}
 			if _, err := RenderImage(p, []Profile{{Width: 8, Height: 8}}, DefaultLimits); !errors.Is(err, ErrNotImage) {
@@ -722,7 +727,7 @@ func FuzzProbeImage(f *testing.F) {
 		}
 		info, err := ProbeImage(p, lim)
 		if err != nil {
-			if !errors.Is(err, ErrNotImage) && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooManyPixels) {
+			if !errors.Is(err, ErrNotImage) && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooManyPixels) && !errors.Is(err, ErrUnsupported) {
 				t.Fatalf("ProbeImage: unexpected error %v", err)
 			}
 			return

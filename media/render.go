@@ -58,9 +58,9 @@ func RenderImage(path string, profiles []Profile, lim Limits) (out []Rendition, 
 	if err != nil {
 		return nil, err
 	}
-	img, err := decodeImage(info.Format, data)
+	img, err := decodeStill(forProfiles(info, profiles), data, lim)
 	if err != nil {
-		return nil, corrupt(err)
+		return nil, err
 	}
 	data = nil
 	b := img.Bounds()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 
 // Connection timing.
 const (
+	unpairGrace   = 5 * time.Second // after an acknowledged unpair, for the server to close or send pairing
 	writeWait     = 10 * time.Second
 	pingEvery     = 25 * time.Second
 	readWait      = 70 * time.Second // must exceed the server's ping period
@@ -177,6 +179,7 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 		Proxy:            http.ProxyFromEnvironment,
 		HandshakeTimeout: 10 * time.Second,
 		Subprotocols:     []string{protocol.Subprotocol},
+		TLSClientConfig:  p.tls,
 	}
 	conn, resp, err := dialer.DialContext(ctx, p.wsURL, nil)
 	if resp != nil && resp.Body != nil {
@@ -218,12 +221,18 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 		return err
 	})
 
+	helloNonce := make([]byte, protocol.NonceSize)
+	if _, err := crand.Read(helloNonce); err != nil {
+		return false, fmt.Errorf("hello nonce: %w", err)
+	}
 	p.mu.Lock()
 	hello := protocol.Hello{
 		ProtocolVersion: protocol.Version,
 		PlayerVersion:   p.cfg.Version,
 		PublicKey:       p.pub,
 		DisplayID:       p.ident.DisplayID,
+		Nonce:           helloNonce,
+		Capabilities:    []string{protocol.CapOverride},
 	}
 	if p.manifest != nil {
 		hello.ManifestVersion = p.manifest.Version
@@ -232,6 +241,21 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 	s.send(protocol.TypeHello, hello)
 
 	phase := phaseChallenge
+	var grace *time.Timer // after an unpair: how long the server has to close or send pairing
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
+	var challengeKey []byte // server_key of the challenge this session answered
+	beating := false        // heartbeats run from pairing or auth_ok on (§4, §5)
+	heartbeats := func() {
+		if !beating {
+			beating = true
+			wg.Add(1)
+			go s.heartbeats(&wg)
+		}
+	}
 	for {
 		typ, frame, err := conn.ReadMessage()
 		if err != nil {
@@ -239,8 +263,9 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 		}
 		extend()
 		if typ != websocket.TextMessage {
-			s.sendError(protocol.CodeMalformed, "binary frames are not part of protocol v1", "")
-			continue
+			// §2: a binary frame closes the connection with 1003.
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseUnsupportedData, "frames must be JSON text"), time.Now().Add(time.Second))
+			return authed, errors.New("server sent a binary frame; closed with 1003")
 		}
 		env, err := protocol.Decode(frame)
 		if err != nil {
@@ -251,6 +276,10 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 		}
 		switch env.Type {
 		case protocol.TypeAck:
+			var a protocol.Ack
+			if env.DecodeBody(&a) == nil && a.Ref != "" {
+				p.onIncidentAck(a.Ref)
+			}
 			p.onAck(env)
 			continue
 		case protocol.TypeError:
@@ -262,14 +291,28 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 			}
 			continue
 		}
+		pinned := p.pinnedKey()
 		switch {
+		case (env.Type == protocol.TypePairing || env.Type == protocol.TypePaired) && pinned != nil:
+			// A paired player never pairs again: only a verified unpair or
+			// a local reset returns it to pairing.
+			return authed, p.refuseServer(s, env.ID, protocol.IncidentUnexpectedPairing,
+				fmt.Errorf("server offered %s although this player is paired (pinned key %s); refused", env.Type, protocol.KeyID(pinned)))
 		case env.Type == protocol.TypeChallenge && phase == phaseChallenge:
 			var c protocol.Challenge
 			if err := env.DecodeBody(&c); err != nil {
 				s.send(protocol.TypeError, protocol.ErrorFor(err, env.ID))
 				return authed, err
 			}
-			s.send(protocol.TypeAuth, protocol.SignAuth(p.priv, c.Nonce))
+			if pinned != nil {
+				// Before signing anything: the server must prove it holds
+				// the pinned key, for this player and this session.
+				if err := protocol.VerifyChallenge(pinned, p.pub, helloNonce, c); err != nil {
+					return authed, p.refuseServer(s, env.ID, protocol.IncidentServerKeyMismatch, fmt.Errorf("challenge refused, nothing signed: %w", err))
+				}
+			}
+			challengeKey = bytes.Clone(c.ServerKey)
+			s.send(protocol.TypeAuth, protocol.SignAuth(p.priv, c))
 			phase = phaseAuth
 		case env.Type == protocol.TypeAuthOK && phase == phaseAuth:
 			var ok protocol.AuthOK
@@ -277,12 +320,46 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 				s.sendError(protocol.CodeMalformed, "auth_ok needs display_id and a 32-byte server_key", env.ID)
 				return authed, fmt.Errorf("bad auth_ok")
 			}
+			if !bytes.Equal(ok.ServerKey, challengeKey) || (pinned != nil && !bytes.Equal(ok.ServerKey, pinned)) {
+				return authed, p.refuseServer(s, env.ID, protocol.IncidentServerKeyMismatch,
+					fmt.Errorf("auth_ok names server key %s, not the key of its challenge or the pinned key", protocol.KeyID(ok.ServerKey)))
+			}
 			p.onAuthOK(ok)
 			phase, authed = phaseReady, true
 			p.attach(s, ok.Token)
-			wg.Add(1)
-			go s.heartbeats(&wg)
+			heartbeats()
+		case env.Type == protocol.TypeUnpair && (phase == phaseAuth || phase == phaseReady):
+			var u protocol.Unpair
+			if err := env.DecodeBody(&u); err != nil {
+				s.send(protocol.TypeError, protocol.ErrorFor(err, env.ID))
+				continue
+			}
+			if pinned == nil {
+				s.sendError(protocol.CodeUnexpected, "unpair: this player is not paired", env.ID)
+				continue
+			}
+			if err := p.onUnpair(u, helloNonce); err != nil {
+				p.log.Error("unpair refused", "err", err)
+				p.report(protocol.Incident{Kind: protocol.IncidentBadSignature, Message: "unpair refused: " + err.Error()})
+				s.sendError(protocol.CodeBadSignature, err.Error(), env.ID)
+				continue
+			}
+			s.send(protocol.TypeAck, protocol.Ack{Ref: env.ID})
+			if phase == phaseReady {
+				// This session belonged to the deleted display. The server
+				// closes it (the reference server does, after the ack has
+				// been read) or sends pairing on it; one that does neither
+				// within unpairGrace is left, and the player reconnects to
+				// pair. Returning at once could drop the queued ack.
+				phase = phaseAuth
+				if grace == nil {
+					grace = time.AfterFunc(unpairGrace, s.close)
+				}
+			}
 		case env.Type == protocol.TypePairing && (phase == phaseAuth || phase == phasePairing):
+			if grace != nil {
+				grace.Stop()
+			}
 			var pr protocol.Pairing
 			if err := env.DecodeBody(&pr); err != nil || pr.Code == "" {
 				s.sendError(protocol.CodeMalformed, "pairing needs a code", env.ID)
@@ -290,11 +367,16 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 			}
 			p.onPairing(pr)
 			phase = phasePairing
+			heartbeats()
 		case env.Type == protocol.TypePaired && phase == phasePairing:
 			var pd protocol.Paired
 			if err := env.DecodeBody(&pd); err != nil {
 				s.send(protocol.TypeError, protocol.ErrorFor(err, env.ID))
 				continue
+			}
+			if !bytes.Equal(pd.ServerKey, challengeKey) {
+				s.sendError(protocol.CodeAuthFailed, "paired names a server key other than the challenge's", env.ID)
+				return authed, errors.New("paired: server key differs from the challenge's")
 			}
 			if err := p.onPaired(pd); err != nil {
 				s.sendError(protocol.CodeInternal, err.Error(), env.ID)
@@ -302,14 +384,60 @@ func (p *Player) runSession(ctx context.Context) (authed bool, err error) {
 			}
 			phase, authed = phaseReady, true
 			p.attach(s, pd.Token)
-			wg.Add(1)
-			go s.heartbeats(&wg)
+			heartbeats()
 		case env.Type == protocol.TypeManifest && phase == phaseReady:
 			p.onManifest(s, env)
+		case env.Type == protocol.TypeOverride && phase == phaseReady:
+			p.onOverride(s, env)
+		case env.Type == protocol.TypeOverrideCancel && phase == phaseReady:
+			p.onOverrideCancel(s, env)
 		default:
 			s.sendError(protocol.CodeUnexpected, fmt.Sprintf("%s not expected now", env.Type), env.ID)
 		}
 	}
+}
+
+// pinnedKey returns the pinned server key, or nil while unpaired.
+func (p *Player) pinnedKey() ed25519.PublicKey {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ident.DisplayID == "" {
+		return nil
+	}
+	return bytes.Clone(p.ident.ServerKey)
+}
+
+// refuseServer ends a session with a server that did not prove it is the
+// pinned one (or tried to pair a paired player). Nothing of the player's
+// state changes: it keeps its pinned key, manifest and cache and goes on
+// playing them. The attempt is logged, shown in Status and kept as an
+// incident for the pinned server.
+func (p *Player) refuseServer(s *session, ref, kind string, err error) error {
+	p.log.Error("SECURITY: refusing server", "kind", kind, "server", p.serverURL.String(), "err", err)
+	p.mu.Lock()
+	p.lastRefusal = p.now().UTC().Format(time.RFC3339) + " " + kind + ": " + err.Error()
+	p.mu.Unlock()
+	p.report(protocol.Incident{Kind: kind, Message: err.Error()})
+	s.sendError(protocol.CodeAuthFailed, "this player is paired with another server", ref)
+	return err
+}
+
+// onUnpair checks an unpair with the pinned key, for this display, this
+// player key and this session's hello nonce, and returns to pairing.
+func (p *Player) onUnpair(u protocol.Unpair, helloNonce []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ident.DisplayID == "" {
+		return errors.New("not paired")
+	}
+	if err := protocol.VerifyUnpair(p.ident.ServerKey, p.ident.DisplayID, p.pub, helloNonce, u); err != nil {
+		return err
+	}
+	p.log.Warn("unpaired by the server: the display was deleted; showing a pairing code next",
+		"display_id", p.ident.DisplayID, "issued_at", u.IssuedAt)
+	p.forgetPairingLocked()
+	p.wakePlayback()
+	return nil
 }
 
 // attach makes s the session used for reports and downloads.
@@ -318,12 +446,8 @@ func (p *Player) attach(s *session, token string) {
 	p.sess = s
 	p.token = token
 	p.badFiles = map[string]bool{} // a new session retries files that failed
-	pending := p.incidents
-	p.incidents = nil
 	p.mu.Unlock()
-	for _, inc := range pending {
-		s.send(protocol.TypeIncident, inc)
-	}
+	p.sendIncidents(s)
 	p.wakePlayback()
 	p.kickDownloads()
 	p.kickProof()
@@ -339,28 +463,7 @@ func (p *Player) detach(s *session) {
 		p.proof = proofState{} // resent, with the same play IDs, on the next session
 	}
 	p.connected = false
-	if p.ident.DisplayID != "" && p.pairingCode != "" {
-		// A paired display that was asked to pair again goes back to
-		// playing what it has while offline.
-		p.pairingCode = ""
-		p.wakePlayback()
-	}
 	p.mu.Unlock()
-}
-
-// report sends an incident now, or when the next session authenticates.
-func (p *Player) report(inc protocol.Incident) {
-	p.mu.Lock()
-	s := p.sess
-	if s == nil {
-		if len(p.incidents) < 32 {
-			p.incidents = append(p.incidents, inc)
-		}
-		p.mu.Unlock()
-		return
-	}
-	p.mu.Unlock()
-	s.send(protocol.TypeIncident, inc)
 }
 
 func (p *Player) onAuthOK(ok protocol.AuthOK) {
@@ -369,29 +472,24 @@ func (p *Player) onAuthOK(ok protocol.AuthOK) {
 	p.pairingCode = ""
 	switch {
 	case p.ident.DisplayID == "":
-		// Known to the server but not paired locally (data lost): pin now.
-		p.ident = identity{DisplayID: ok.DisplayID, Name: ok.Name, ServerKey: bytes.Clone(ok.ServerKey)}
+		// Known to the server but not paired locally (reset or data lost):
+		// pin now.
+		p.ident = identity{DisplayID: ok.DisplayID, Name: ok.Name, ServerKey: bytes.Clone(ok.ServerKey), OrgID: ok.OrgID}
 		if err := p.saveIdentity(p.ident); err != nil {
 			p.log.Error("save state", "err", err)
 		}
-		p.log.Info("pinned server key from auth_ok", "display_id", ok.DisplayID)
-	case !bytes.Equal(p.ident.ServerKey, ok.ServerKey):
-		p.keyMismatch = true
-		p.log.Error("server key differs from the pinned key; new manifests will not be trusted")
-		p.incidents = append(p.incidents, protocol.Incident{
-			Kind:    protocol.IncidentBadSignature,
-			Message: "server_key " + protocol.KeyID(ok.ServerKey) + " differs from pinned key " + protocol.KeyID(p.ident.ServerKey),
-		})
-	default:
-		p.keyMismatch = false
-		if ok.DisplayID != p.ident.DisplayID || ok.Name != p.ident.Name {
-			if ok.DisplayID != p.ident.DisplayID {
-				p.dropManifestLocked()
-			}
-			p.ident.DisplayID, p.ident.Name = ok.DisplayID, ok.Name
-			if err := p.saveIdentity(p.ident); err != nil {
-				p.log.Error("save state", "err", err)
-			}
+		p.log.Info("pinned server key from auth_ok", "display_id", ok.DisplayID, "server_key", protocol.KeyID(ok.ServerKey))
+	case ok.DisplayID != p.ident.DisplayID || ok.Name != p.ident.Name || (ok.OrgID != "" && ok.OrgID != p.ident.OrgID):
+		// The pinned server (checked before) renamed or renumbered us.
+		if ok.DisplayID != p.ident.DisplayID {
+			p.dropManifestLocked()
+		}
+		p.ident.DisplayID, p.ident.Name = ok.DisplayID, ok.Name
+		if ok.OrgID != "" {
+			p.ident.OrgID = ok.OrgID // a state from before org_id learns it here
+		}
+		if err := p.saveIdentity(p.ident); err != nil {
+			p.log.Error("save state", "err", err)
 		}
 	}
 	p.wakePlayback()
@@ -408,7 +506,7 @@ func (p *Player) onPairing(pr protocol.Pairing) {
 func (p *Player) onPaired(pd protocol.Paired) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	next := identity{DisplayID: pd.DisplayID, Name: pd.Name, ServerKey: bytes.Clone(pd.ServerKey)}
+	next := identity{DisplayID: pd.DisplayID, Name: pd.Name, ServerKey: bytes.Clone(pd.ServerKey), OrgID: pd.OrgID}
 	if err := p.saveIdentity(next); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
@@ -417,7 +515,6 @@ func (p *Player) onPaired(pd protocol.Paired) error {
 	}
 	p.ident = next
 	p.pairingCode = ""
-	p.keyMismatch = false
 	p.log.Info("paired", "display_id", pd.DisplayID, "name", pd.Name, "server_key", protocol.KeyID(pd.ServerKey))
 	p.wakePlayback()
 	return nil
@@ -434,20 +531,28 @@ func (p *Player) dropManifestLocked() {
 	p.removeManifestFile()
 }
 
-// onManifest verifies and applies a manifest message.
+// onManifest verifies and applies a manifest message. The answers are
+// those of docs/protocol.md §7: malformed for a body of the wrong shape
+// (bad base64, a signature that is not 64 bytes) or a verified payload
+// that fails its checks; bad_signature with an incident when the
+// signature does not verify with the pinned key; unexpected_message for
+// another display's manifest; stale_manifest for a version not above the
+// held one.
 func (p *Player) onManifest(s *session, env protocol.Envelope) {
-	reject := func(err error) {
-		p.log.Error("manifest rejected", "err", err, "ref", env.ID)
-		s.send(protocol.TypeIncident, protocol.Incident{Kind: protocol.IncidentBadSignature, Message: err.Error()})
-		s.sendError(protocol.CodeBadSignature, err.Error(), env.ID)
+	refuse := func(code string, err error) {
+		p.log.Error("manifest rejected", "code", code, "err", err, "ref", env.ID)
+		if code == protocol.CodeBadSignature {
+			p.report(protocol.Incident{Kind: protocol.IncidentBadSignature, Message: err.Error()})
+		}
+		s.sendError(code, err.Error(), env.ID)
 	}
 	var sm protocol.SignedManifest
 	if err := env.DecodeBody(&sm); err != nil {
-		reject(err)
+		refuse(protocol.CodeMalformed, err)
 		return
 	}
 	p.mu.Lock()
-	key, displayID, keyChanged := p.ident.ServerKey, p.ident.DisplayID, p.keyMismatch
+	key, displayID := p.ident.ServerKey, p.ident.DisplayID
 	var held int64
 	if p.manifest != nil {
 		held = p.manifest.Version
@@ -455,18 +560,20 @@ func (p *Player) onManifest(s *session, env protocol.Envelope) {
 	p.mu.Unlock()
 	m, err := protocol.VerifyManifest(key, sm)
 	if err != nil {
-		if keyChanged {
-			err = fmt.Errorf("%w (the server presents a key other than the pinned one)", err)
+		code := protocol.CodeBadSignature
+		if errors.Is(err, protocol.ErrMalformed) {
+			code = protocol.CodeMalformed
 		}
-		reject(err)
+		refuse(code, err)
 		return
 	}
 	if m.DisplayID != displayID {
-		reject(fmt.Errorf("manifest is for display %q, this is %q", m.DisplayID, displayID))
+		refuse(protocol.CodeUnexpected, fmt.Errorf("manifest is for display %q, this is %q", m.DisplayID, displayID))
 		return
 	}
 	if m.Version <= held {
-		s.send(protocol.TypeAck, protocol.Ack{Ref: env.ID, ManifestVersion: held})
+		// §7 step 4: not applied; the held manifest stays.
+		s.sendError(protocol.CodeStaleManifest, fmt.Sprintf("manifest version %d is not newer than the held version %d", m.Version, held), env.ID)
 		p.kickDownloads()
 		return
 	}
@@ -485,7 +592,7 @@ func (p *Player) onManifest(s *session, env protocol.Envelope) {
 	p.gen++
 	p.badFiles = map[string]bool{}
 	p.mu.Unlock()
-	p.log.Info("manifest applied", "version", m.Version, "items", len(m.Playlist.Items), "files", len(m.Files))
+	p.log.Info("manifest applied", "version", m.Version, "files", len(m.Files))
 	s.send(protocol.TypeAck, protocol.Ack{Ref: env.ID, ManifestVersion: m.Version})
 	p.kickDownloads()
 	p.wakePlayback()

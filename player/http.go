@@ -2,22 +2,25 @@ package player
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"errors"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"beacon/player/cache"
+	"beacon/player/web"
 	"beacon/protocol"
 )
 
-//go:embed web/index.html web/renderer.js web/renderer.css
-var webFS embed.FS
+// webFS is the renderer page (package beacon/player/web).
+var webFS = web.FS
 
 // contentSecurityPolicy keeps the renderer page to its own origin.
 // Web items are the one exception: their pages load in sandboxed iframes.
@@ -25,13 +28,85 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 func (p *Player) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", asset("web/index.html", "text/html; charset=utf-8"))
-	mux.HandleFunc("GET /renderer.js", asset("web/renderer.js", "text/javascript; charset=utf-8"))
-	mux.HandleFunc("GET /renderer.css", asset("web/renderer.css", "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /{$}", asset("index.html", "text/html; charset=utf-8"))
+	mux.HandleFunc("GET /renderer.js", asset("renderer.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /glyphs.js", asset("glyphs.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /renderer.css", asset("renderer.css", "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /slate.svg", asset("slate.svg", "image/svg+xml")) // the kill switch's safe image
 	mux.HandleFunc("GET /renderer/ws", p.hub.serveWS)
 	mux.HandleFunc("GET /content/{sha}", p.serveContent)
 	mux.HandleFunc("GET /status", p.serveStatus)
-	return mux
+	return p.checkHost(mux)
+}
+
+// checkHost answers only requests addressed to a host this listener
+// serves: 127.0.0.1, [::1] or localhost on its port, or the configured
+// listen host. Any other Host (a DNS name an attacker's page rebinds to
+// 127.0.0.1) gets 421, so a web page elsewhere can never read /status or
+// /content, nor drive the renderer socket, through the browser.
+func (p *Player) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !p.servesHost(r.Host) {
+			http.Error(w, "misdirected request: this player answers only "+p.pageURL(), http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// servesHost reports whether host (a Host header) names this listener.
+// When the listener is bound to all interfaces, any IP literal on its port
+// is accepted: a DNS rebinding attack needs a name, never an IP literal.
+func (p *Player) servesHost(host string) bool {
+	_, port, err := net.SplitHostPort(p.addr)
+	if err != nil {
+		return false
+	}
+	hname, hport, err := net.SplitHostPort(host)
+	if err != nil {
+		hname, hport = host, "80" // no port: the default one
+		if strings.HasPrefix(hname, "[") && strings.HasSuffix(hname, "]") {
+			hname = hname[1 : len(hname)-1]
+		}
+	}
+	if hport != port {
+		return false
+	}
+	hname = strings.ToLower(strings.TrimSuffix(hname, "."))
+	if hname == "localhost" {
+		return true
+	}
+	lhost, _, _ := net.SplitHostPort(p.cfg.Listen)
+	lhost = strings.ToLower(strings.Trim(lhost, "[]"))
+	if lhost != "" && hname == lhost {
+		return true
+	}
+	ip := net.ParseIP(hname)
+	if ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	lip := net.ParseIP(lhost)
+	return lhost == "" || (lip != nil && (lip.IsUnspecified() || lip.Equal(ip)))
+}
+
+// checkOrigin accepts a renderer WebSocket only from a page this player
+// served: the Origin header must be present and name the very host the
+// request was sent to (already checked by checkHost). Browsers always send
+// Origin on WebSocket handshakes, so a missing Origin is refused too; a
+// local non-browser client (a test renderer) sets it explicitly.
+func checkOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme != "http" || u.Path != "" && u.Path != "/" || u.User != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
 }
 
 func asset(name, contentType string) http.HandlerFunc {
@@ -66,8 +141,7 @@ func (p *Player) serveContent(w http.ResponseWriter, r *http.Request) {
 	data, err := p.cache.Verified(sha)
 	if err != nil {
 		if errors.Is(err, cache.ErrCorrupt) {
-			p.log.Error("cached file corrupt; removed and not served", "sha256", sha)
-			p.kickDownloads()
+			p.cacheTampered(sha, err)
 		}
 		http.NotFound(w, r)
 		return
@@ -85,6 +159,16 @@ func (p *Player) serveContent(w http.ResponseWriter, r *http.Request) {
 func (p *Player) contentType(sha string, data []byte) string {
 	p.mu.Lock()
 	m := p.manifest
+	for _, e := range p.ovr {
+		for _, f := range e.spec.Media {
+			if f.SHA256 == sha && f.ContentType != "" {
+				if _, _, err := mime.ParseMediaType(f.ContentType); err == nil {
+					p.mu.Unlock()
+					return f.ContentType
+				}
+			}
+		}
+	}
 	p.mu.Unlock()
 	if m != nil {
 		for _, f := range m.Files {
@@ -108,6 +192,7 @@ type hub struct {
 	upgrader websocket.Upgrader
 	mu       sync.Mutex
 	scene    []sceneCmd
+	overlay  []byte // the override layer's command (sent after the scene), nil if none
 	conns    map[*rconn]struct{}
 	closed   bool
 	wg       sync.WaitGroup
@@ -133,8 +218,7 @@ func (c *rconn) close() {
 }
 
 func newHub(p *Player) *hub {
-	// The default origin check only accepts pages served from this host.
-	return &hub{p: p, conns: map[*rconn]struct{}{}, upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096}}
+	return &hub{p: p, conns: map[*rconn]struct{}{}, upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, CheckOrigin: checkOrigin}}
 }
 
 func (h *hub) connected() bool {
@@ -187,6 +271,22 @@ func (h *hub) render(cmd rendererCmd) {
 	}
 }
 
+// setOverlay sends the override layer's command (override or
+// override_clear) to every page and keeps it for pages that connect later.
+// Screen commands of the program never replace it.
+func (h *hub) setOverlay(b []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.overlay = b
+	for c := range h.conns {
+		select {
+		case c.out <- b:
+		default:
+			c.close()
+		}
+	}
+}
+
 func (h *hub) dropLocked(key string) {
 	for i, sc := range h.scene {
 		if sc.zone == key {
@@ -213,7 +313,10 @@ type rendererMsg struct {
 	Zone    string `json:"zone"`
 	SHA256  string `json:"sha256"`
 	ItemID  string `json:"item_id"`
+	Seq     uint64 `json:"seq"`
 	Message string `json:"message"`
+	ID      string `json:"id"`    // override_shown, override_tone: the override
+	State   string `json:"state"` // override_tone: playing or blocked
 }
 
 func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -232,6 +335,12 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	for _, sc := range h.scene {
 		select {
 		case c.out <- sc.b:
+		default:
+		}
+	}
+	if h.overlay != nil {
+		select {
+		case c.out <- h.overlay:
 		default:
 		}
 	}
@@ -266,8 +375,13 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.close()
 		h.mu.Lock()
 		delete(h.conns, c)
+		last := len(h.conns) == 0
 		h.mu.Unlock()
 		h.p.log.Info("renderer disconnected")
+		if last {
+			h.p.rendererLost() // nothing is on screen any more
+			h.p.overrideLost()
+		}
 		h.wg.Done()
 	}()
 	conn.SetReadLimit(64 << 10)
@@ -286,7 +400,12 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 		switch m.Type {
 		case msgShown:
-			h.p.log.Debug("renderer shows", "zone", m.Zone, "sha256", m.SHA256, "item_id", m.ItemID)
+			h.p.log.Debug("renderer shows", "zone", m.Zone, "sha256", m.SHA256, "item_id", m.ItemID, "seq", m.Seq)
+			h.p.rendererPainted(m.Zone, m.Seq)
+		case msgOverrideShown:
+			h.p.rendererOverridePainted(m.ID, m.Seq)
+		case msgOverrideTone:
+			h.p.rendererOverrideTone(m.ID, m.Seq, m.State, m.Message)
 		case "error":
 			h.p.log.Warn("renderer error", "zone", m.Zone, "sha256", m.SHA256, "item_id", m.ItemID, "message", m.Message)
 		}

@@ -21,6 +21,8 @@ const (
 	stateFile    = "state.json"    // identity: display id, name, pinned server key
 	manifestFile = "manifest.json" // last verified protocol.SignedManifest
 	journalFile  = "plays.jsonl"   // proof-of-play journal (beacon/player/journal)
+	// incidentsFile holds incidents the pinned server has not acknowledged.
+	incidentsFile = "incidents.json"
 )
 
 // identity is what pairing gives the player; it is state.json on disk.
@@ -28,6 +30,10 @@ type identity struct {
 	DisplayID string `json:"display_id"`
 	Name      string `json:"name"`
 	ServerKey []byte `json:"server_key"` // pinned Ed25519 public key, base64 in JSON
+	// OrgID is the display's organisation (auth_ok, paired): overrides
+	// and cancels are applied only for it. A state written before it
+	// existed learns it at the next auth_ok.
+	OrgID string `json:"org_id,omitempty"`
 }
 
 func loadOrCreateKey(path string) (ed25519.PrivateKey, error) {
@@ -93,7 +99,7 @@ func (p *Player) loadManifest() {
 	fail := func(err error) {
 		p.log.Error("stored manifest rejected", "err", err)
 		_ = os.Remove(path)
-		p.incidents = append(p.incidents, protocol.Incident{
+		p.report(protocol.Incident{
 			Kind:    protocol.IncidentBadSignature,
 			Message: "stored manifest failed verification: " + err.Error(),
 		})
@@ -122,7 +128,54 @@ func (p *Player) loadManifest() {
 	}
 	p.manifest = &m
 	p.gen++
-	p.log.Info("stored manifest verified", "version", m.Version, "items", len(m.Playlist.Items))
+	p.log.Info("stored manifest verified", "version", m.Version, "files", len(m.Files))
+}
+
+// Reset returns the player whose data directory is dataDir to pairing: it
+// forgets the display id, the pinned server key, the last manifest and the
+// incidents kept for that server. The player's own key and its content
+// cache stay. Run it only while the player is stopped. It returns the
+// files it removed.
+func Reset(dataDir string) ([]string, error) {
+	if dataDir == "" {
+		return nil, errors.New("player: data directory is required")
+	}
+	if _, err := os.Stat(dataDir); err != nil {
+		return nil, fmt.Errorf("player: %w", err)
+	}
+	var removed []string
+	for _, name := range []string{stateFile, manifestFile, incidentsFile, overrideFile} {
+		path := filepath.Join(dataDir, name)
+		err := os.Remove(path)
+		switch {
+		case err == nil:
+			removed = append(removed, path)
+		case !errors.Is(err, fs.ErrNotExist):
+			return removed, fmt.Errorf("player: reset: %w", err)
+		}
+	}
+	if d, err := os.Open(dataDir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return removed, nil
+}
+
+// forgetPairingLocked returns the running player to pairing (a verified
+// unpair from the pinned server); call with p.mu held.
+func (p *Player) forgetPairingLocked() {
+	if err := os.Remove(filepath.Join(p.cfg.DataDir, stateFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p.log.Error("remove state", "err", err)
+	}
+	p.ident = identity{}
+	p.dropManifestLocked()
+	p.removeManifestFile()
+	p.incidents = nil
+	p.saveIncidentsLocked()
+	clear(p.ovr)
+	clear(p.ovrCancelled)
+	p.saveOverridesLocked()
+	p.pairingCode = ""
 }
 
 func (p *Player) saveManifest(sm protocol.SignedManifest) error {

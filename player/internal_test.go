@@ -92,4 +92,28 @@ func TestChromiumArgs(t *testing.T) {
 			t.Errorf("missing %s in %q", want, args)
 		}
 	}
+	if slices.Contains(args, "--no-sandbox") {
+		t.Errorf("kiosk browser args have --no-sandbox: %q", args)
+	}
+}
+
+func TestParseCacheBudget(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		bytes   int64
+		percent float64
+	}{
+		{"2000000", 2000000, 0}, {"500MB", 500e6, 0}, {"2GiB", 2 << 30, 0}, {"10G", 10 << 30, 0}, {"1.5 GB", 1.5e9, 0},
+		{"40%", 0, 40}, {"100%", 0, 100}, {"512KiB", 512 << 10, 0},
+	} {
+		b, p, err := ParseCacheBudget(c.in)
+		if err != nil || b != c.bytes || p != c.percent {
+			t.Errorf("ParseCacheBudget(%q) = %d, %v, %v; want %d, %v", c.in, b, p, err, c.bytes, c.percent)
+		}
+	}
+	for _, in := range []string{"", "0", "-5", "0%", "101%", "lots", "5XB", "NaN", "1e30GB"} {
+		if _, _, err := ParseCacheBudget(in); err == nil {
+			t.Errorf("ParseCacheBudget(%q) accepted", in)
+		}
+	}
 }

@@ -16,11 +16,17 @@
 // is off. Items whose file is not in the cache are never started. A
 // manifest without a program plays its plain image loop.
 //
-// Every play is journalled when it ends (beacon/player/journal, in
-// plays.jsonl) and sent to the server as proof_of_play; it leaves the
-// journal only when the server acknowledges that message.
+// A play is what the renderer reported painted (see screen): it is
+// journalled when it ends (beacon/player/journal, in plays.jsonl) and sent
+// to the server as proof_of_play; it leaves the journal only when the
+// server acknowledges that message. With no renderer, nothing is journalled.
 //
-// The local HTTP listener serves:
+// The cache keeps files no manifest lists while it is within its budget
+// (Config.CacheBudget), evicting the least recently needed first.
+//
+// The local HTTP listener answers only requests whose Host names it
+// (loopback or the listen host, on its port; 421 otherwise) and accepts the
+// renderer WebSocket only from its own origin. It serves:
 //
 //	GET /              renderer page (embedded, no external resources)
 //	GET /renderer/ws   local WebSocket carrying renderer commands
@@ -32,6 +38,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,12 +63,24 @@ const DefaultListen = "127.0.0.1:7433"
 
 // Config configures a Player.
 type Config struct {
-	ServerURL      string        // base URL of beacon serve: http(s)://host[:port][/prefix]
-	DataDir        string        // key, state, manifest and cache live here
-	Listen         string        // renderer/status listen address; DefaultListen if empty
-	Kiosk          bool          // launch and supervise Chromium in kiosk mode
-	ChromiumPath   string        // default "chromium"
-	Window         string        // kiosk window geometry "WxH+X+Y" (or "WxH")
+	ServerURL    string // base URL of beacon serve: http(s)://host[:port][/prefix]
+	CAFile       string // PEM certificates trusted for https/wss; default: the system roots
+	DataDir      string // key, state, manifest and cache live here
+	Listen       string // renderer/status listen address; DefaultListen if empty
+	Kiosk        bool   // launch and supervise Chromium in kiosk mode
+	ChromiumPath string // default "chromium"
+	Window       string // kiosk window geometry "WxH+X+Y" (or "WxH")
+	// CacheBudget bounds the content cache in bytes. Files the current
+	// manifest lists are always kept; beyond them, files are kept until the
+	// cache exceeds its budget, then removed least recently needed first.
+	// 0: CacheBudgetPercent of the space the cache may use (its own bytes
+	// plus the free space of its file system).
+	CacheBudget        int64
+	CacheBudgetPercent float64 // 0 < p <= 100; default DefaultCacheBudgetPercent
+	// KioskUser is the unprivileged account Chromium runs as when the
+	// player runs as root (default DefaultKioskUser). Chromium is never
+	// started with --no-sandbox: as root without this account, New fails.
+	KioskUser      string
 	HeartbeatEvery time.Duration // default 15s
 	BackoffBase    time.Duration // reconnect backoff base, default 500ms
 	BackoffMax     time.Duration // reconnect backoff cap, default 30s
@@ -72,7 +92,8 @@ type Config struct {
 	// Alarm returns a channel that fires once Now reaches t (default: a
 	// real timer). Tests inject it with Now to run a program on a
 	// simulated clock.
-	Alarm func(t time.Time) <-chan time.Time
+	// stop is called when the player no longer waits on the alarm.
+	Alarm func(t time.Time) (c <-chan time.Time, stop func())
 }
 
 // Status is what GET /status returns.
@@ -88,6 +109,14 @@ type Status struct {
 	Cache             protocol.CacheStats  `json:"cache"`
 	Zones             []ZoneStatus         `json:"zones,omitempty"` // program: what each zone shows
 	PlaysPending      int                  `json:"plays_pending"`   // journalled plays the server has not acknowledged
+	// LastRefusal describes the last server this player refused (it did
+	// not prove it holds the pinned key, or offered pairing to a paired
+	// player): time, incident kind and reason. Empty if none since start.
+	LastRefusal      string `json:"last_refusal,omitempty"`
+	IncidentsPending int    `json:"incidents_pending"` // incidents the server has not acknowledged
+	// Override is the emergency override on screen (the renderer reported
+	// it painted), null otherwise.
+	Override *OverrideStatus `json:"override"`
 }
 
 // Player is one screen's daemon. Create it with New and start it with Run.
@@ -103,9 +132,12 @@ type Player struct {
 	priv      ed25519.PrivateKey
 	pub       ed25519.PublicKey
 	client    *http.Client
+	tls       *tls.Config // for the socket and downloads
 	started   time.Time
 	hub       *hub
 	handler   http.Handler
+	screen    *screen       // what the renderer reports on screen: proof of play
+	kiosk     *kioskAccount // the account Chromium runs as; nil: the player's own
 
 	wake chan struct{} // playback loop: something changed
 	kick chan struct{} // download loop: run a round
@@ -117,7 +149,7 @@ type Player struct {
 	ident       identity
 	token       string
 	pairingCode string
-	keyMismatch bool
+	lastRefusal string // the last server refused, for Status
 	manifest    *protocol.Manifest
 	gen         uint64 // bumped whenever manifest changes
 	nowPlaying  *protocol.NowPlaying
@@ -128,9 +160,18 @@ type Player struct {
 	proof       proofState
 	sess        *session // current authenticated session, nil if none
 	connected   bool
-	incidents   []protocol.Incident  // waiting for an authenticated session
+	incidents   []pendingIncident    // kept (incidents.json) until the pinned server acks them
 	badFiles    map[string]bool      // hash mismatches; not retried until the next manifest or session
 	verified    map[string]fileStamp // cached files as they last verified (program playback)
+
+	// Emergency overrides (override.go).
+	ovrMu         sync.Mutex           // serialises applyOverrides
+	ovr           map[string]*ovrEntry // verified, unexpired, by id
+	ovrCancelled  map[string]ovrTomb   // cancels received, by id
+	ovrOn         ovrScreen            // what the override layer shows
+	ovrSeq        uint64               // override commands sent
+	ovrMediaReady map[string]bool      // override media verified in the cache
+	displayLangs  []string             // the program's preferred languages
 }
 
 // New loads (or creates) the player's identity and state from cfg.DataDir,
@@ -172,9 +213,25 @@ func New(cfg Config) (*Player, error) {
 			return nil, err
 		}
 	}
+	if cfg.CacheBudget < 0 || cfg.CacheBudgetPercent < 0 || cfg.CacheBudgetPercent > 100 {
+		return nil, fmt.Errorf("player: cache budget must be positive bytes or a percent in (0, 100]")
+	}
+	if cfg.CacheBudgetPercent == 0 {
+		cfg.CacheBudgetPercent = DefaultCacheBudgetPercent
+	}
 	base, wsURL, err := parseServerURL(cfg.ServerURL)
 	if err != nil {
 		return nil, err
+	}
+	tlsConf, err := clientTLS(cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	var kiosk *kioskAccount
+	if cfg.Kiosk && os.Geteuid() == 0 {
+		if kiosk, err = lookupKioskUser(cfg.KioskUser, cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	p := &Player{
 		cfg:       cfg,
@@ -182,14 +239,17 @@ func New(cfg Config) (*Player, error) {
 		now:       cfg.Now,
 		serverURL: base,
 		wsURL:     wsURL,
+		kiosk:     kiosk,
 		started:   time.Now(),
 		wake:      make(chan struct{}, 1),
 		kick:      make(chan struct{}, 1),
 		proofKick: make(chan struct{}, 1),
 		badFiles:  map[string]bool{},
 		verified:  map[string]fileStamp{},
+		tls:       tlsConf,
 		client: &http.Client{Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
+			TLSClientConfig:       tlsConf,
 			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
@@ -216,8 +276,11 @@ func New(cfg Config) (*Player, error) {
 	if n := p.journal.Damaged(); n > 0 {
 		p.log.Warn("proof-of-play journal: damaged lines ignored", "lines", n)
 	}
+	p.loadIncidents()
 	p.loadManifest()
+	p.loadOverrides()
 	p.hub = newHub(p)
+	p.screen = newScreen()
 	p.handler = p.routes()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -227,6 +290,24 @@ func New(cfg Config) (*Player, error) {
 	p.ln = ln
 	p.addr = ln.Addr().String()
 	return p, nil
+}
+
+// clientTLS trusts the system roots, or only the certificates in caFile.
+func clientTLS(caFile string) (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return conf, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("player: CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("player: CA file %s holds no PEM certificate", caFile)
+	}
+	conf.RootCAs = pool
+	return conf, nil
 }
 
 // Addr returns the address the renderer page and /status listen on.
@@ -319,7 +400,13 @@ func (p *Player) Status() Status {
 		st.NowPlaying = &np
 	}
 	st.Zones = append([]ZoneStatus(nil), p.zones...)
+	for i, z := range st.Zones {
+		st.Zones[i].Shown = p.screen.isPainted(z.Zone, z.seq)
+	}
 	st.PlaysPending = p.journal.Len()
+	st.LastRefusal = p.lastRefusal
+	st.IncidentsPending = len(p.incidents)
+	st.Override = p.overrideStatusLocked()
 	m := p.manifest
 	p.mu.Unlock()
 	cs := p.cache.Stats()

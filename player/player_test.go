@@ -28,6 +28,7 @@ import (
 
 	"beacon/player"
 	"beacon/player/internal/fakeserver"
+	"beacon/playlists"
 	"beacon/protocol"
 )
 
@@ -152,23 +153,39 @@ func testImage(t testing.TB, w, h int, seed byte) []byte {
 	return buf.Bytes()
 }
 
+// makeManifest is a program manifest for testDisplay: one schedule, all
+// day (UTC), looping an image item per file (item-1, item-2, …) for dur
+// seconds each (at least 1 s, the shortest play a program allows).
 func makeManifest(version int64, dur float64, files ...protocol.File) protocol.Manifest {
-	m := protocol.Manifest{
+	prog := &playlists.Program{
+		Display:   playlists.Display{ID: testDisplay, Width: 640, Height: 360},
+		Timezone:  "UTC",
+		Hours:     []playlists.Window{{Start: "00:00", End: "00:00"}},
+		Playlists: []playlists.Playlist{{ID: "pl-1", Name: "Main", Transition: playlists.Transition{Kind: "cut"}}},
+		Layouts:   []playlists.Layout{},
+		Schedules: []playlists.Schedule{{ID: "sc-1", Target: playlists.Target{DisplayIDs: []string{testDisplay}},
+			Content: playlists.Content{PlaylistID: "pl-1"}, Priority: 1}},
+	}
+	for i, f := range files {
+		id := fmt.Sprintf("item-%d", i+1)
+		prog.Items = append(prog.Items, playlists.Item{ID: id, Kind: playlists.KindImage, DurationS: max(dur, 1),
+			Variants: map[string]playlists.Variant{"": {SHA256: f.SHA256, ContentType: f.ContentType}}})
+		prog.Playlists[0].Entries = append(prog.Playlists[0].Entries, playlists.Entry{ItemID: id})
+	}
+	raw, err := json.Marshal(prog)
+	if err != nil {
+		panic(err)
+	}
+	return protocol.Manifest{
 		DisplayID: testDisplay,
 		Version:   version,
 		IssuedAt:  time.Now().UTC(),
 		Display:   protocol.DisplaySpec{Width: 640, Height: 360, Fit: "contain", Background: "#000000"},
-		Timezone:  "Asia/Ho_Chi_Minh",
-		Playlist:  protocol.Playlist{ID: "pl-1", Name: "Main"},
+		Timezone:  "UTC",
+		Playlist:  protocol.Playlist{Items: []protocol.Item{}},
+		Program:   raw,
 		Files:     files,
 	}
-	for i, f := range files {
-		m.Playlist.Items = append(m.Playlist.Items, protocol.Item{
-			ID: fmt.Sprintf("item-%d", i+1), MediaID: fmt.Sprintf("media-%d", i+1),
-			Kind: "image", SHA256: f.SHA256, DurationS: dur,
-		})
-	}
-	return m
 }
 
 func httpGet(t *testing.T, url string) (*http.Response, []byte) {
@@ -232,21 +249,35 @@ func TestPairing(t *testing.T) {
 	if !bytes.Equal(hello.PublicKey, p.PublicKey()) || hello.ProtocolVersion != protocol.Version {
 		t.Errorf("hello = %+v", hello)
 	}
+	// Heartbeats start with pairing (state pairing), then say waiting.
 	hb, err := srv.WaitFor(ctxT(t, 5*time.Second), protocol.TypeHeartbeat, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := decodeBody[protocol.Heartbeat](t, hb); h.State != protocol.StateWaiting {
+	if h := decodeBody[protocol.Heartbeat](t, hb); h.State != protocol.StatePairing && h.State != protocol.StateWaiting {
 		t.Errorf("heartbeat state %q", h.State)
+	}
+	if _, err := srv.WaitFor(ctxT(t, 5*time.Second), protocol.TypeHeartbeat, func(e protocol.Envelope) bool {
+		return decodeBody[protocol.Heartbeat](t, e).State == protocol.StateWaiting
+	}); err != nil {
+		t.Fatalf("no heartbeat with state waiting after paired: %v", err)
 	}
 
 	// A restart reconnects as the known display with auth_ok, no pairing.
 	p.stop()
 	p2 := startPlayer(t, srv.URL, p.dir)
 	waitStatus(t, p2, "reconnected", func(s player.Status) bool { return s.Connected && s.Paired && s.State == protocol.StateWaiting })
-	hellos := srv.Received(protocol.TypeHello)
-	if h := decodeBody[protocol.Hello](t, hellos[len(hellos)-1]); h.DisplayID != testDisplay {
-		t.Errorf("second hello display_id %q", h.DisplayID)
+	// The status can say connected before the server has recorded the
+	// hello: wait for the server's side.
+	if _, err := srv.WaitFor(ctxT(t, 5*time.Second), protocol.TypeHello, func(e protocol.Envelope) bool {
+		return decodeBody[protocol.Hello](t, e).DisplayID == testDisplay
+	}); err != nil {
+		t.Errorf("no second hello with display_id %q: %v", testDisplay, err)
+	}
+	for _, e := range srv.Received(protocol.TypeHello)[1:] {
+		if h := decodeBody[protocol.Hello](t, e); h.DisplayID != testDisplay {
+			t.Errorf("a hello after pairing had display_id %q", h.DisplayID)
+		}
 	}
 }
 
@@ -319,19 +350,22 @@ func TestManifestApplied(t *testing.T) {
 		t.Errorf("/content with a bad name: %s", resp.Status)
 	}
 	// A renderer that (re)connects gets the current command at once.
-	rc, _, err := websocket.DefaultDialer.Dial("ws://"+p.Addr()+"/renderer/ws", nil)
+	rc, _, err := websocket.DefaultDialer.Dial("ws://"+p.Addr()+"/renderer/ws", http.Header{"Origin": {"http://" + p.Addr()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = rc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// The layout, then what its zone shows.
 	var cmd struct {
-		Type, Kind, URL, SHA256 string
-		DurationMS              int64 `json:"duration_ms"`
+		Type, Zone, Kind, URL, SHA256 string
+		DurationMS                    int64 `json:"duration_ms"`
 	}
-	if err := rc.ReadJSON(&cmd); err != nil {
-		t.Fatal(err)
+	for cmd.Type != "show" {
+		if err := rc.ReadJSON(&cmd); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if cmd.Type != "show" || cmd.Kind != "image" || cmd.URL != "/content/"+cmd.SHA256 || cmd.DurationMS != 300 ||
+	if cmd.Zone != "main" || cmd.Kind != "image" || cmd.URL != "/content/"+cmd.SHA256 || cmd.DurationMS <= 0 ||
 		(cmd.SHA256 != f1.SHA256 && cmd.SHA256 != f2.SHA256) {
 		t.Errorf("renderer command %+v", cmd)
 	}
@@ -346,27 +380,27 @@ func TestManifestApplied(t *testing.T) {
 		}
 	}
 
-	// A new manifest replaces the old one at the next item boundary, and
-	// files no manifest needs are evicted.
+	// A new manifest replaces the old one at the next item boundary; the
+	// files it no longer lists stay in the cache (within its budget).
 	img3 := testImage(t, 64, 36, 77)
 	f3 := srv.AddFile(img3, "image/png")
 	if _, err := srv.SendManifest(makeManifest(2, 0.3, f3)); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, p, "manifest 2 playing", func(s player.Status) bool {
-		return s.ManifestVersion == 2 && s.NowPlaying != nil && s.NowPlaying.SHA256 == f3.SHA256 && s.Cache.Files == 1
+		return s.ManifestVersion == 2 && s.NowPlaying != nil && s.NowPlaying.SHA256 == f3.SHA256 && s.Cache.Files == 3 && s.Cache.Missing == 0
 	})
-	// A stale manifest is acknowledged with the held version and ignored.
+	// A stale manifest is refused with stale_manifest and ignored.
 	ref, err := srv.SendManifest(makeManifest(1, 0.3, f1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack, err = srv.WaitFor(ctx, protocol.TypeAck, func(e protocol.Envelope) bool { return decodeBody[protocol.Ack](t, e).Ref == ref })
+	refusal, err := srv.WaitFor(ctx, protocol.TypeError, func(e protocol.Envelope) bool { return decodeBody[protocol.ErrorBody](t, e).Ref == ref })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := decodeBody[protocol.Ack](t, ack); a.ManifestVersion != 2 {
-		t.Errorf("stale manifest ack = %+v", a)
+	if e := decodeBody[protocol.ErrorBody](t, refusal); e.Code != protocol.CodeStaleManifest {
+		t.Errorf("stale manifest answered %+v, want error stale_manifest", e)
 	}
 	if st := p.Status(); st.ManifestVersion != 2 {
 		t.Errorf("manifest version after stale manifest: %d", st.ManifestVersion)
@@ -454,9 +488,10 @@ func TestTamperedManifest(t *testing.T) {
 	}
 	// The old manifest keeps playing; nothing of the rejected one was fetched.
 	np := waitStatus(t, p, "still playing v1", func(s player.Status) bool { return s.NowPlaying != nil }).NowPlaying
-	time.Sleep(700 * time.Millisecond)
-	st := p.Status()
-	if st.ManifestVersion != 1 || st.NowPlaying == nil || st.NowPlaying.SHA256 != f1.SHA256 || !st.NowPlaying.StartedAt.After(np.StartedAt) {
+	st := waitStatus(t, p, "the loop goes on", func(s player.Status) bool {
+		return s.NowPlaying != nil && s.NowPlaying.StartedAt.After(np.StartedAt)
+	})
+	if st.ManifestVersion != 1 || st.NowPlaying.SHA256 != f1.SHA256 {
 		t.Errorf("after tampered manifests: %+v", st)
 	}
 	if _, n := srv.Served(f2.SHA256); n != 0 {
@@ -539,6 +574,13 @@ func TestCorruptCachedFile(t *testing.T) {
 	resp, body := httpGet(t, "http://"+p.Addr()+"/content/"+f.SHA256)
 	if resp.StatusCode != 404 || bytes.Equal(body, bad) {
 		t.Fatalf("corrupt file served: %s", resp.Status)
+	}
+	// The server hears of it, like of a tampered manifest.
+	if _, err := srv.WaitFor(ctxT(t, 10*time.Second), protocol.TypeIncident, func(e protocol.Envelope) bool {
+		inc := decodeBody[protocol.Incident](t, e)
+		return inc.Kind == protocol.IncidentCacheTampered && inc.SHA256 == f.SHA256 && inc.ManifestVersion == 1
+	}); err != nil {
+		t.Fatalf("no cache_tampered incident: %v", err)
 	}
 	// It is removed and fetched again.
 	ctx := ctxT(t, 10*time.Second)
@@ -650,13 +692,14 @@ func TestProtocolRobustness(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// A manifest whose body is not a signed manifest is refused as such.
+	// A manifest whose body lacks a signature is malformed (§7 step 1),
+	// not a bad signature: no incident.
 	if err := srv.SendRaw(testDisplay, []byte(`{"type":"manifest","id":"m1","ts":"2025-01-01T00:00:00Z","body":{"payload":"AA=="}}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.WaitFor(ctx, protocol.TypeError, func(e protocol.Envelope) bool {
 		eb := decodeBody[protocol.ErrorBody](t, e)
-		return eb.Ref == "m1" && eb.Code == protocol.CodeBadSignature
+		return eb.Ref == "m1" && eb.Code == protocol.CodeMalformed
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"beacon/player/cache"
+	"beacon/player/web"
 	"beacon/playlists"
 	"beacon/protocol"
 )
@@ -30,6 +31,11 @@ type ZoneStatus struct {
 	SHA256     string    `json:"sha256,omitempty"`
 	ScheduleID string    `json:"schedule_id,omitempty"`
 	StartedAt  time.Time `json:"started_at"`
+	// Shown: the renderer reported this item painted (only then does its
+	// play count as proof of play).
+	Shown bool `json:"shown"`
+
+	seq uint64 // show command
 }
 
 // decodeProgram decodes and validates a manifest's program.
@@ -52,7 +58,35 @@ type zonePlay struct {
 	kind       playlists.Kind
 	sha        string
 	scheduleID string
-	start      time.Time // when it actually appeared
+	start      time.Time // when it was put on screen (its proof of play starts when the renderer paints it)
+	seq        uint64    // its show command, echoed by the renderer's report
+}
+
+// progState is what a program has put on screen. It outlives one manifest:
+// an item still on screen under the next manifest's program goes on
+// playing (and its play goes on) rather than restarting.
+type progState struct {
+	cur       map[string]*zonePlay
+	preloaded map[string]string // zone → url already preloaded
+	layoutKey string
+	active    bool // a program has run since the last leaveProgram
+}
+
+func newProgState() *progState {
+	return &progState{cur: map[string]*zonePlay{}, preloaded: map[string]string{}}
+}
+
+// leaveProgram ends whatever a program put on screen.
+func (p *Player) leaveProgram(ps *progState) {
+	if !ps.active {
+		return
+	}
+	ps.active = false
+	clear(ps.cur)
+	clear(ps.preloaded)
+	ps.layoutKey = ""
+	p.screenClear(p.now())
+	p.setProgramState(false, nil)
 }
 
 // playable reports whether an item's variant can start: media files must
@@ -95,14 +129,14 @@ func (p *Player) fileReady(sha string) bool {
 		delete(p.verified, sha)
 		p.mu.Unlock()
 		if errors.Is(err, cache.ErrCorrupt) {
-			p.log.Error("cached file corrupt; removed", "sha256", sha)
-			p.kickDownloads()
+			p.cacheTampered(sha, err)
 		}
 		return false
 	}
 	p.mu.Lock()
 	p.verified[sha] = fileStamp{size: hashed.Size(), mod: hashed.ModTime()}
 	p.mu.Unlock()
+	p.cache.Used(p.now(), sha)
 	return true
 }
 
@@ -115,28 +149,20 @@ type fileStamp struct {
 // alarm returns a channel that fires when the player's clock reaches at.
 func (p *Player) alarm(at time.Time) (<-chan time.Time, func()) {
 	if p.cfg.Alarm != nil {
-		return p.cfg.Alarm(at), func() {}
+		return p.cfg.Alarm(at)
 	}
 	t := time.NewTimer(at.Sub(p.now()))
 	return t.C, func() { t.Stop() }
 }
 
 // runProgram plays a manifest's program until the manifest changes,
-// pairing starts or ctx is done. Every play that ends (or is cut short) is
-// journalled with its actual start and end.
-func (p *Player) runProgram(ctx context.Context, gen uint64, m *protocol.Manifest, prog *playlists.Program) {
+// pairing starts or ctx is done. Plays are journalled as the renderer
+// reports them (see screen).
+func (p *Player) runProgram(ctx context.Context, gen uint64, m *protocol.Manifest, prog *playlists.Program, ps *progState) {
 	opts := playlists.Options{Playable: p.playable}
-	cur := map[string]*zonePlay{}
-	preloaded := map[string]string{} // zone → url already preloaded
-	layoutKey := ""
-	defer func() {
-		now := p.now()
-		for z, zp := range cur {
-			p.endPlay(zp, now)
-			delete(cur, z)
-		}
-		p.setProgramState(false, nil)
-	}()
+	cp := playlists.Compile(prog) // evaluated for as long as this manifest plays
+	cur, preloaded := ps.cur, ps.preloaded
+	ps.active = true
 
 	for ctx.Err() == nil {
 		p.mu.Lock()
@@ -146,15 +172,13 @@ func (p *Player) runProgram(ctx context.Context, gen uint64, m *protocol.Manifes
 			return
 		}
 		now := p.now()
-		n := playlists.At(prog, now, opts)
+		n := cp.At(now, opts)
 		switch {
 		case n.Off:
-			for z, zp := range cur {
-				p.endPlay(zp, now)
-				delete(cur, z)
-			}
+			clear(cur)
 			clear(preloaded)
-			layoutKey = ""
+			ps.layoutKey = ""
+			p.screenClear(now)
 			p.setProgramState(true, nil)
 			p.hub.render(rendererCmd{Type: cmdOff})
 		default:
@@ -167,27 +191,25 @@ func (p *Player) runProgram(ctx context.Context, gen uint64, m *protocol.Manifes
 				}
 			}
 			// Zones that went away or became empty end their plays.
-			for z, zp := range cur {
+			for z := range cur {
 				if !seen[z] {
-					p.endPlay(zp, now)
+					p.screenEnd(z, now)
 					delete(cur, z)
 				}
 			}
 			if !anything {
-				for z, zp := range cur {
-					p.endPlay(zp, now)
-					delete(cur, z)
-				}
+				clear(cur)
 				clear(preloaded)
-				layoutKey = ""
+				ps.layoutKey = ""
+				p.screenClear(now)
 				p.setProgramState(false, nil)
 				p.hub.render(rendererCmd{Type: cmdWaiting})
 				break
 			}
 			lk := layoutCommandKey(prog, n)
-			relayout := lk != layoutKey
+			relayout := lk != ps.layoutKey
 			if relayout {
-				layoutKey = lk
+				ps.layoutKey = lk
 				clear(preloaded)
 				p.hub.render(layoutCommand(prog, n))
 			}
@@ -195,7 +217,7 @@ func (p *Player) runProgram(ctx context.Context, gen uint64, m *protocol.Manifes
 				old := cur[zn.Zone]
 				if zn.Item == nil {
 					if old != nil {
-						p.endPlay(old, now)
+						p.screenEnd(zn.Zone, now)
 						delete(cur, zn.Zone)
 					}
 					if old != nil || relayout {
@@ -206,28 +228,40 @@ func (p *Player) runProgram(ctx context.Context, gen uint64, m *protocol.Manifes
 				key := playKey(zn)
 				if old != nil && old.key == key {
 					if relayout {
-						p.hub.render(showCommand(m, zn))
+						cmd := showCommand(m, zn)
+						cmd.Seq = old.seq
+						p.hub.render(cmd)
 					}
 					continue
 				}
-				if old != nil {
-					p.endPlay(old, now)
-				}
+				// The item it replaces stays on screen, and its play goes
+				// on, until the renderer reports the new one painted.
 				start := zn.Start
 				if start.Before(now) {
 					start = now
 				}
-				cur[zn.Zone] = &zonePlay{
+				zp := &zonePlay{
 					key: key, zone: zn.Zone, itemID: zn.Item.ID, kind: zn.Item.Kind,
 					sha: zn.Variant.SHA256, scheduleID: zn.ScheduleID, start: start,
 				}
+				zp.seq = p.screen.show(screenPlay{zone: zp.zone, itemID: zp.itemID, sha: zp.sha, scheduleID: zp.scheduleID})
+				cur[zn.Zone] = zp
 				delete(preloaded, zn.Zone)
-				p.hub.render(showCommand(m, zn))
+				cmd := showCommand(m, zn)
+				cmd.Seq = zp.seq
+				p.hub.render(cmd)
 			}
 			p.setProgramState(false, zoneStatuses(n.Zones, cur))
-			p.preloadNext(prog, n, opts, cur, preloaded)
+			p.preloadNext(cp, n, opts, cur, preloaded)
 		}
-		if !p.waitProgram(ctx, now, n.Next) {
+		// Overrides are applied over whatever the program shows (or with
+		// the screen off, those that wake it), and their next change is
+		// waited for with the program's.
+		next := n.Next
+		if on := p.applyOverrides(); !on.IsZero() && (next.IsZero() || on.Before(next)) {
+			next = on
+		}
+		if !p.waitProgram(ctx, now, next) {
 			return
 		}
 	}
@@ -254,7 +288,7 @@ func (p *Player) waitProgram(ctx context.Context, now, next time.Time) bool {
 // preloadNext tells the renderer to load the next video or audio item of
 // each zone ahead of its start, when its file is cached, so it starts
 // without a gap.
-func (p *Player) preloadNext(prog *playlists.Program, n playlists.Now, opts playlists.Options, cur map[string]*zonePlay, preloaded map[string]string) {
+func (p *Player) preloadNext(cp *playlists.Compiled, n playlists.Now, opts playlists.Options, cur map[string]*zonePlay, preloaded map[string]string) {
 	byEnd := map[time.Time]*playlists.Now{}
 	for _, zn := range n.Zones {
 		if zn.Item == nil || zn.End.IsZero() || !zn.End.After(n.At) {
@@ -262,7 +296,7 @@ func (p *Player) preloadNext(prog *playlists.Program, n playlists.Now, opts play
 		}
 		next, ok := byEnd[zn.End]
 		if !ok {
-			nn := playlists.At(prog, zn.End, opts)
+			nn := cp.At(zn.End, opts)
 			next = &nn
 			byEnd[zn.End] = next
 		}
@@ -286,18 +320,6 @@ func (p *Player) preloadNext(prog *playlists.Program, n playlists.Now, opts play
 	}
 }
 
-// endPlay journals a play that ended at end. Plays of no length (replaced
-// the instant they started) are not plays.
-func (p *Player) endPlay(zp *zonePlay, end time.Time) {
-	if !end.After(zp.start) {
-		return
-	}
-	p.recordPlay(protocol.PlayRecord{
-		Zone: zp.zone, ItemID: zp.itemID, SHA256: zp.sha, ScheduleID: zp.scheduleID,
-		Start: zp.start, End: end,
-	})
-}
-
 func playKey(zn playlists.ZoneNow) string {
 	return zn.Item.ID + "|" + zn.Variant.SHA256 + "|" + zn.Lang + "|" + zn.Start.UTC().Format(time.RFC3339Nano)
 }
@@ -312,7 +334,7 @@ func zoneStatuses(zones []playlists.ZoneNow, cur map[string]*zonePlay) []ZoneSta
 		}
 		out = append(out, ZoneStatus{
 			Zone: zp.zone, ItemID: zp.itemID, Kind: string(zp.kind), SHA256: zp.sha,
-			ScheduleID: zp.scheduleID, StartedAt: zp.start.UTC(),
+			ScheduleID: zp.scheduleID, StartedAt: zp.start.UTC(), seq: zp.seq,
 		})
 	}
 	return out
@@ -338,24 +360,7 @@ func (p *Player) setProgramState(off bool, zones []ZoneStatus) {
 
 // layoutCommand places the zones of n on the display.
 func layoutCommand(prog *playlists.Program, n playlists.Now) rendererCmd {
-	cmd := rendererCmd{
-		Type: cmdLayout, Width: prog.Display.Width, Height: prog.Display.Height,
-		Timezone: prog.Timezone, Zones: make([]rendererZone, 0, len(n.Zones)),
-	}
-	if cmd.Timezone == "" {
-		cmd.Timezone = playlists.DefaultTimezone
-	}
-	for _, zn := range n.Zones {
-		cmd.Zones = append(cmd.Zones, rendererZone{ID: zn.Zone, X: zn.Rect.X, Y: zn.Rect.Y, W: zn.Rect.W, H: zn.Rect.H, Z: zn.Z})
-	}
-	if cmd.Width <= 0 || cmd.Height <= 0 {
-		// No panel size: the zones' bounding box is the display.
-		for _, z := range cmd.Zones {
-			cmd.Width = max(cmd.Width, z.X+z.W)
-			cmd.Height = max(cmd.Height, z.Y+z.H)
-		}
-	}
-	return cmd
+	return web.LayoutCommand(prog, n)
 }
 
 func layoutCommandKey(prog *playlists.Program, n playlists.Now) string {
@@ -369,36 +374,5 @@ func layoutCommandKey(prog *playlists.Program, n playlists.Now) string {
 
 // showCommand puts a zone's item on screen.
 func showCommand(m *protocol.Manifest, zn playlists.ZoneNow) rendererCmd {
-	it := zn.Item
-	cmd := rendererCmd{
-		Type: cmdShow, Zone: zn.Zone, Kind: string(it.Kind), SHA256: zn.Variant.SHA256, ItemID: it.ID,
-		DurationMS: int64(zn.DurationS * 1000), Fit: m.Display.Fit, Background: m.Display.Background,
-		Text: zn.Variant.Text, RefreshS: it.RefreshS,
-	}
-	if cmd.DurationMS <= 0 && zn.End.After(zn.Start) {
-		cmd.DurationMS = zn.End.Sub(zn.Start).Milliseconds()
-	}
-	if t := zn.Transition; t.Kind != "" {
-		cmd.Transition = &rendererTransition{Kind: t.Kind, DurationMS: t.DurationMS}
-	}
-	switch it.Kind {
-	case playlists.KindWeb:
-		cmd.URL = zn.Variant.URL
-		if cmd.URL == "" && zn.Variant.SHA256 != "" {
-			cmd.URL = "/content/" + zn.Variant.SHA256
-		}
-	case playlists.KindText:
-		if s := it.Text; s != nil {
-			cmd.Style = &rendererStyle{FontSizePx: s.FontSizePx, Color: s.Color, Background: s.Background, Scroll: s.Scroll, SpeedPxS: s.SpeedPxS}
-		}
-	case playlists.KindClock:
-		if s := it.Clock; s != nil {
-			cmd.Style = &rendererStyle{Format: s.Format, Color: s.Color, Background: s.Background}
-		}
-	default:
-		if zn.Variant.SHA256 != "" {
-			cmd.URL = "/content/" + zn.Variant.SHA256
-		}
-	}
-	return cmd
+	return web.ShowCommand(m.Display.Fit, m.Display.Background, zn, "/content/")
 }

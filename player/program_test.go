@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"beacon/player"
 	"beacon/player/internal/fakeserver"
@@ -100,6 +97,8 @@ func TestProgramPlaysTimeline(t *testing.T) {
 	clk := playertest.NewClock(from)
 	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
 	pair(t, srv, p)
+	dialRenderer(t, p.Addr())
+	clk.Settle(playertest.AllShown(p.Player))
 	if _, err := srv.SendManifest(programManifest(t, 1, prog, f1, f2)); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +107,7 @@ func TestProgramPlaysTimeline(t *testing.T) {
 			return false
 		}
 		for _, z := range s.Zones {
-			if z.Zone == "main" && z.SHA256 == "" {
+			if z.Zone == "main" && z.SHA256 == "" || !z.Shown {
 				return false
 			}
 		}
@@ -173,41 +172,27 @@ func TestProgramPlaysTimeline(t *testing.T) {
 	waitStatus(t, p, "journal drained", func(s player.Status) bool { return s.PlaysPending == 0 })
 }
 
-// rendererClient is a bare renderer connection that records commands.
+// rendererClient is a stand-in renderer that records commands and
+// reports every show painted.
 type rendererClient struct {
-	mu   sync.Mutex
-	cmds []map[string]any
-	c    *websocket.Conn
+	*playertest.Renderer
 }
 
 func dialRenderer(t *testing.T, addr string) *rendererClient {
-	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/renderer/ws", nil)
+	r, err := playertest.DialRenderer(ctxT(t, 5*time.Second), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := &rendererClient{c: c}
-	t.Cleanup(func() { c.Close() })
-	go func() {
-		for {
-			var m map[string]any
-			if err := c.ReadJSON(&m); err != nil {
-				return
-			}
-			rc.mu.Lock()
-			rc.cmds = append(rc.cmds, m)
-			rc.mu.Unlock()
-		}
-	}()
-	return rc
+	t.Cleanup(func() { r.Close() })
+	return &rendererClient{r}
 }
 
 func (rc *rendererClient) last() map[string]any {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if len(rc.cmds) == 0 {
+	cmds := rc.Commands()
+	if len(cmds) == 0 {
 		return nil
 	}
-	return rc.cmds[len(rc.cmds)-1]
+	return cmds[len(cmds)-1]
 }
 
 func (rc *rendererClient) waitFor(t *testing.T, what string, cond func(map[string]any) bool) map[string]any {
@@ -215,10 +200,8 @@ func (rc *rendererClient) waitFor(t *testing.T, what string, cond func(map[strin
 	ctx := ctxT(t, 10*time.Second)
 	seen := 0
 	for {
-		rc.mu.Lock()
-		cmds := rc.cmds[seen:]
-		seen = len(rc.cmds)
-		rc.mu.Unlock()
+		cmds := rc.Commands()[seen:]
+		seen += len(cmds)
 		for _, c := range cmds {
 			if cond(c) {
 				return c
@@ -248,6 +231,7 @@ func TestProgramOffHours(t *testing.T) {
 	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
 	pair(t, srv, p)
 	rc := dialRenderer(t, p.Addr())
+	clk.Settle(playertest.AllShown(p.Player))
 	if _, err := srv.SendManifest(programManifest(t, 1, prog, f1, f2)); err != nil {
 		t.Fatal(err)
 	}
@@ -291,15 +275,15 @@ func TestProgramOffHours(t *testing.T) {
 			t.Errorf("play before opening time: %+v", r)
 		}
 	}
-	rc.mu.Lock()
-	for _, c := range rc.cmds {
+	for _, c := range rc.Commands() {
 		if c["type"] == "show" && c["sha256"] == f2.SHA256 {
 			t.Errorf("renderer told to show a missing file: %v", c)
 		}
 	}
-	rc.mu.Unlock()
 
-	// Closing time blanks the screen again.
+	// Closing time blanks the screen again. (The day's plays are not
+	// checked: no need to wait for each to be painted.)
+	clk.Settle(nil)
 	clk.RunUntil(t, time.Date(2026, 3, 3, 22, 0, 1, 0, hcm))
 	waitStatus(t, p, "off at closing", func(s player.Status) bool { return s.State == protocol.StateOff })
 	rc.waitFor(t, "off at closing", func(c map[string]any) bool { return c["type"] == "off" })
@@ -321,10 +305,14 @@ func TestProofOfPlayResend(t *testing.T) {
 	clk := playertest.NewClock(from)
 	p := startPlayerWith(t, srv.URL, dir, clk.Tune)
 	pair(t, srv, p)
+	dialRenderer(t, p.Addr())
+	clk.Settle(playertest.AllShown(p.Player))
 	if _, err := srv.SendManifest(programManifest(t, 1, prog, f1, f2)); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, p, "playing", func(s player.Status) bool { return len(s.Zones) == 2 && s.Cache.Missing == 0 })
+	waitStatus(t, p, "playing", func(s player.Status) bool {
+		return len(s.Zones) == 2 && s.Cache.Missing == 0 && s.Zones[0].Shown && s.Zones[1].Shown
+	})
 	clk.RunUntil(t, from.Add(5*time.Minute))
 	st := waitStatus(t, p, "plays pending", func(s player.Status) bool { return s.PlaysPending > 20 })
 	first, err := srv.WaitPlays(ctxT(t, 10*time.Second), func(ps []protocol.PlayRecord) bool { return len(ps) > 0 })
@@ -378,15 +366,19 @@ func TestProofOfPlayResend(t *testing.T) {
 	}
 }
 
-// TestProgramPrefetchEvicts: a program's files are fetched, and files no
-// longer listed are evicted even while a listed one is still missing.
+// TestProgramPrefetchEvicts: a program's files are fetched, and over the
+// cache budget (here: nothing beyond the listed files) files no longer
+// listed are evicted even while a listed one is still missing.
 func TestProgramPrefetchEvicts(t *testing.T) {
 	srv := fakeserver.New()
 	defer srv.Close()
 	f1 := srv.AddFile(testImage(t, 64, 32, 1), "image/png")
 	f2 := srv.AddFile(testImage(t, 64, 32, 2), "image/png")
 	clk := playertest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, hcm))
-	p := startPlayerWith(t, srv.URL, t.TempDir(), clk.Tune)
+	p := startPlayerWith(t, srv.URL, t.TempDir(), func(c *player.Config) {
+		clk.Tune(c)
+		c.CacheBudget = 1
+	})
 	pair(t, srv, p)
 	if _, err := srv.SendManifest(programManifest(t, 1, twoZoneProgram(f1.SHA256, f2.SHA256), f1, f2)); err != nil {
 		t.Fatal(err)

@@ -25,6 +25,13 @@ import (
 // browser starts headless Chromium with a w×h viewport.
 func browser(t *testing.T, w, h int) context.Context {
 	t.Helper()
+	return browserWith(t, w, h)
+}
+
+// browserWith starts headless Chromium with a w×h viewport and extra
+// options (which override the defaults).
+func browserWith(t *testing.T, w, h int, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	exe := chromiumPath(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
@@ -45,6 +52,7 @@ func browser(t *testing.T, w, h int) context.Context {
 		chromedp.Flag("force-color-profile", "srgb"),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 	}
+	opts = append(opts, extra...)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(acancel)
 	cctx, ccancel := chromedp.NewContext(actx)

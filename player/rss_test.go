@@ -84,7 +84,7 @@ func TestIdleRSS(t *testing.T) {
 	}
 
 	// A stand-in renderer: fetch each image the player shows.
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/renderer/ws", nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/renderer/ws", http.Header{"Origin": {"http://" + addr}})
 	must(t, err)
 	defer ws.Close()
 	shown := 0

@@ -238,6 +238,9 @@ func RunTimelineBench(w io.Writer, displays, days, schedules, items int) error {
 		progs[i] = bw.programFor(bw.displays[i])
 	}
 
+	// Compiled as each worker takes its display (timed), then kept for At.
+	comps := make([]*Compiled, displays)
+
 	start := time.Now()
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
@@ -258,7 +261,9 @@ func RunTimelineBench(w io.Writer, displays, days, schedules, items int) error {
 					break
 				}
 				p := progs[i]
-				Plays(p, from, to, Options{}, func(Play) bool { np++; return true })
+				c := Compile(p)
+				comps[i] = c
+				c.Plays(from, to, Options{}, func(Play) bool { np++; return true })
 				ns += len(p.Schedules)
 			}
 			mu.Lock()
@@ -274,15 +279,15 @@ func RunTimelineBench(w io.Writer, displays, days, schedules, items int) error {
 	span := to.Sub(from)
 	const calls = 20000
 	inst := make([]time.Time, calls)
-	which := make([]*Program, calls)
+	which := make([]*Compiled, calls)
 	for i := range inst {
 		inst[i] = from.Add(time.Duration(r.Int64N(int64(span))))
-		which[i] = progs[r.IntN(displays)]
+		which[i] = comps[r.IntN(displays)]
 	}
 	zones := 0
 	t0 := time.Now()
 	for i := range inst {
-		zones += len(At(which[i], inst[i], Options{}).Zones)
+		zones += len(which[i].At(inst[i], Options{}).Zones)
 	}
 	atUS := float64(time.Since(t0).Microseconds()) / calls
 

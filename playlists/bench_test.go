@@ -22,8 +22,7 @@ func BenchmarkTimelineWeek(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		q := *p // a new Program value: compiled afresh
-		n = len(Timeline(&q, from, to, Options{}))
+		n = len(Compile(p).Timeline(from, to, Options{}))
 	}
 	b.ReportMetric(float64(n), "plays")
 }
@@ -37,11 +36,12 @@ func BenchmarkAt(b *testing.B) {
 	for i := range inst {
 		inst[i] = bw.start.Add(time.Duration(r.Int64N(span)))
 	}
-	At(p, inst[0], Options{})
+	c := Compile(p)
+	c.At(inst[0], Options{})
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		At(p, inst[i&4095], Options{})
+		c.At(inst[i&4095], Options{})
 		i++
 	}
 }
@@ -54,19 +54,19 @@ func BenchmarkRunTimelineBenchSmall(b *testing.B) {
 	}
 }
 
-// At and Timeline may be called concurrently on one Program.
+// At and Timeline may be called concurrently on one Compiled.
 func TestConcurrentAt(t *testing.T) {
 	bw := newBenchWorld(20, 60, 300)
-	p := bw.programFor(bw.displays[1])
+	p := Compile(bw.programFor(bw.displays[1]))
 	done := make(chan bool)
 	for g := 0; g < 4; g++ {
 		go func(g int) {
 			r := rand.New(rand.NewPCG(uint64(g), 3))
 			for i := 0; i < 200; i++ {
 				x := bw.start.Add(time.Duration(r.Int64N(int64(72 * time.Hour))))
-				At(p, x, Options{})
+				p.At(x, Options{})
 			}
-			Timeline(p, bw.start, bw.start.Add(24*time.Hour), Options{})
+			p.Timeline(bw.start, bw.start.Add(24*time.Hour), Options{})
 			done <- true
 		}(g)
 	}

@@ -2,14 +2,11 @@ package playlists
 
 import (
 	"math"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
-	"weak"
 )
 
 // Applies reports whether a schedule's target covers the display: the
@@ -30,11 +27,11 @@ func Applies(t Target, d Display) bool {
 	return false
 }
 
-// compiled is a Program prepared for evaluation: parsed dates and clocks,
-// resolved references, and a cache of evaluated hours spans.
-type compiled struct {
+// Compiled is a Program prepared for evaluation (see Compile): parsed
+// dates and clocks, resolved references, and a cache of evaluated hours
+// spans.
+type Compiled struct {
 	p    *Program
-	fp   fingerprint
 	zc   zoneClock
 	disp Display
 
@@ -116,7 +113,7 @@ type flatEnt struct {
 	dur   int64
 	top   string    // the playlist the schedule names
 	inner *Playlist // the playlist holding the entry (transition)
-	sched int32     // index into compiled.scheds; -1 Default
+	sched int32     // index into Compiled.scheds; -1 Default
 }
 
 const (
@@ -124,69 +121,27 @@ const (
 	maxDay = math.MaxInt32
 )
 
-// fingerprint detects a Program changed after it was compiled (slices
-// replaced or resized). Programs are meant to be immutable once
-// evaluated; in-place edits of elements are not detected.
-type fingerprint struct {
-	tz                             string
-	disp                           string
-	items, pls, lays, scheds, hols unsafe.Pointer
-	ni, np, nl, ns, nh, nhours     int
-	def                            *Content
-	langs                          int
-}
+// Compile prepares a Program for evaluation: dates and clocks parsed,
+// references resolved, nested playlists flattened. The result is a value
+// the caller keeps for as long as it evaluates the same Program (the
+// server per manifest, the player per verified manifest); it caches the
+// operating-hours spans it evaluates, and is safe for concurrent use.
+//
+// The Compiled keeps pointers into p: p must not be modified while the
+// Compiled is in use (compile a new one after any change).
+func Compile(p *Program) *Compiled { return build(p) }
 
-func fingerprintOf(p *Program) fingerprint {
-	return fingerprint{
-		tz: p.Timezone, disp: p.Display.ID,
-		items: unsafe.Pointer(unsafe.SliceData(p.Items)), ni: len(p.Items),
-		pls: unsafe.Pointer(unsafe.SliceData(p.Playlists)), np: len(p.Playlists),
-		lays: unsafe.Pointer(unsafe.SliceData(p.Layouts)), nl: len(p.Layouts),
-		scheds: unsafe.Pointer(unsafe.SliceData(p.Schedules)), ns: len(p.Schedules),
-		hols: unsafe.Pointer(unsafe.SliceData(p.Holidays)), nh: len(p.Holidays),
-		nhours: len(p.Hours), def: p.Default, langs: len(p.Display.Languages),
-	}
-}
+// Program is the Program c was compiled from.
+func (c *Compiled) Program() *Program { return c.p }
 
-var progCache = struct {
-	sync.Mutex
-	m map[weak.Pointer[Program]]*compiled
-}{m: map[weak.Pointer[Program]]*compiled{}}
-
-// compile returns the Program's compiled form, cached per Program value
-// until the Program is garbage collected.
-func compile(p *Program) *compiled {
-	wp := weak.Make(p)
-	fp := fingerprintOf(p)
-	progCache.Lock()
-	c, had := progCache.m[wp]
-	progCache.Unlock()
-	if c != nil && c.fp == fp {
-		return c
-	}
-	c = build(p)
-	c.fp = fp
-	progCache.Lock()
-	progCache.m[wp] = c
-	progCache.Unlock()
-	if !had {
-		runtime.AddCleanup(p, func(k weak.Pointer[Program]) {
-			progCache.Lock()
-			delete(progCache.m, k)
-			progCache.Unlock()
-		}, wp)
-	}
-	return c
-}
-
-func build(p *Program) *compiled {
+func build(p *Program) *Compiled {
 	loc, err := loadLocation(p.Timezone)
 	if err != nil {
 		if loc, err = loadLocation(DefaultTimezone); err != nil {
 			loc = time.UTC
 		}
 	}
-	c := &compiled{
+	c := &Compiled{
 		p: p, zc: zoneClock{loc}, disp: p.Display,
 		items:     make(map[string]*cItem, len(p.Items)),
 		playlists: make(map[string]*Playlist, len(p.Playlists)),
@@ -271,6 +226,11 @@ func itemDuration(it *Item) float64 {
 
 func secondsToMS(s float64) int64 { return int64(math.Round(s * 1000)) }
 
+// playMS is a play's length in ms: never under MinDurationS (a media
+// file's natural length may be shorter; Validate refuses shorter set
+// durations).
+func playMS(s float64) int64 { return max(secondsToMS(s), MinDurationS*msPerSec) }
+
 // pickLanguage chooses the variant: the first of the display's languages
 // the item has, else its default language, else the first by sorted key.
 func pickLanguage(it *Item, langs []string) (string, Variant, bool) {
@@ -296,7 +256,7 @@ func pickLanguage(it *Item, langs []string) (string, Variant, bool) {
 func compileItem(it *Item, langs []string) *cItem {
 	ci := &cItem{it: it, validFrom: minDay, validUntil: maxDay}
 	ci.lang, ci.v, ci.ok = pickLanguage(it, langs)
-	ci.dur = secondsToMS(itemDuration(it))
+	ci.dur = playMS(itemDuration(it))
 	if it.ValidFrom != "" {
 		if d, err := parseDate(it.ValidFrom); err == nil {
 			ci.validFrom = d
@@ -347,7 +307,7 @@ func clampF(v, lo, hi float64) float64 {
 	return v
 }
 
-func (c *compiled) compileSched(s *Schedule, idx int) *cSched {
+func (c *Compiled) compileSched(s *Schedule, idx int) *cSched {
 	cs := &cSched{s: s, idx: idx, from: minDay, until: maxDay, prio: s.Priority, holidays: s.Holidays}
 	cs.applies = Applies(s.Target, c.disp)
 	var err error
@@ -420,7 +380,7 @@ func (c *compiled) compileSched(s *Schedule, idx int) *cSched {
 	return c.compileContent(cs, s.Content)
 }
 
-func (c *compiled) compileContent(cs *cSched, ct Content) *cSched {
+func (c *Compiled) compileContent(cs *cSched, ct Content) *cSched {
 	cs.zones = map[string]string{}
 	if ct.LayoutID != "" {
 		cs.layout = c.layouts[ct.LayoutID]
@@ -466,13 +426,13 @@ func itoa(n int) string {
 
 // flatten expands a playlist into its items, nested playlists played
 // through once in place. day >= 0 applies shuffles seeded for that day.
-func (c *compiled) flatten(id string, day int, out []flatEnt, depth int) []flatEnt {
+func (c *Compiled) flatten(id string, day int, out []flatEnt, depth int) []flatEnt {
 	return c.flattenInto(id, id, day, out, depth)
 }
 
-func (c *compiled) flattenInto(top, id string, day int, out []flatEnt, depth int) []flatEnt {
+func (c *Compiled) flattenInto(top, id string, day int, out []flatEnt, depth int) []flatEnt {
 	pl := c.playlists[id]
-	if pl == nil || depth > 16 {
+	if pl == nil || depth > MaxNesting {
 		return out
 	}
 	order := pl.Entries
@@ -490,7 +450,7 @@ func (c *compiled) flattenInto(top, id string, day int, out []flatEnt, depth int
 		}
 		d := ci.dur
 		if e.DurationS > 0 {
-			d = secondsToMS(e.DurationS)
+			d = playMS(e.DurationS)
 		}
 		if d <= 0 {
 			continue
@@ -502,7 +462,7 @@ func (c *compiled) flattenInto(top, id string, day int, out []flatEnt, depth int
 
 // playlistItems is the flattened playlist for a day (shuffled if needed).
 // Playlists with no shuffle in them are the same every day.
-func (c *compiled) playlistItems(id string, day int) []flatEnt {
+func (c *Compiled) playlistItems(id string, day int) []flatEnt {
 	if !c.shuffles || !c.daily[id] {
 		return c.flat[id]
 	}
@@ -510,9 +470,9 @@ func (c *compiled) playlistItems(id string, day int) []flatEnt {
 }
 
 // shufflesWithin reports whether a playlist or one nested in it shuffles.
-func (c *compiled) shufflesWithin(id string, depth int) bool {
+func (c *Compiled) shufflesWithin(id string, depth int) bool {
 	pl := c.playlists[id]
-	if pl == nil || depth > 16 {
+	if pl == nil || depth > MaxNesting {
 		return false
 	}
 	if pl.Shuffle {
@@ -560,10 +520,10 @@ func shuffled(es []Entry, seed uint64) []Entry {
 }
 
 // isHoliday reports whether a local day is a public holiday.
-func (c *compiled) isHoliday(day int) bool { _, ok := c.holidays[day]; return ok }
+func (c *Compiled) isHoliday(day int) bool { _, ok := c.holidays[day]; return ok }
 
 // occursOn reports whether a schedule has an occurrence starting on day.
-func (c *compiled) occursOn(cs *cSched, day int) bool {
+func (c *Compiled) occursOn(cs *cSched, day int) bool {
 	if cs.badDates || day < cs.from || day > cs.until {
 		return false
 	}
@@ -590,68 +550,97 @@ func (c *compiled) occursOn(cs *cSched, day int) bool {
 	return true
 }
 
-func (c *compiled) recurs(cs *cSched, day int) bool {
+func (c *Compiled) recurs(cs *cSched, day int) bool {
 	r := cs.rec
 	if cs.from == minDay {
 		return false // recurrence counts from From
 	}
 	fy, fm, fd := civilFromDays(cs.from)
 	y, m, d := civilFromDays(day)
+	if r.months != 0 && r.months&(1<<m) == 0 {
+		return false // by_month limits every frequency (RFC 5545 BYMONTH)
+	}
+	wd := weekdayOf(day)
 	switch r.freq {
 	case Daily:
-		return (day-cs.from)%r.interval == 0
+		if (day-cs.from)%r.interval != 0 {
+			return false
+		}
+		// by_month_day and by_weekday limit a daily rule.
+		return monthDayMatch(r, y, m, d) && weekdayMatch(r, day, y, m, d, false)
 	case Weekly:
 		monday := func(x int) int { return x - (int(weekdayOf(x))+6)%7 }
 		if ((monday(day)-monday(cs.from))/7)%r.interval != 0 {
 			return false
 		}
+		if len(r.byWD) > 0 {
+			return weekdayMatch(r, day, y, m, d, false)
+		}
 		if cs.days != 0 {
 			return true // Days already matched
-		}
-		wd := weekdayOf(day)
-		if len(r.byWD) > 0 {
-			for _, b := range r.byWD {
-				if b.Weekday == wd {
-					return true
-				}
-			}
-			return false
 		}
 		return wd == weekdayOf(cs.from)
 	case Monthly:
 		if ((y*12+m)-(fy*12+fm))%r.interval != 0 {
 			return false
 		}
-		if len(r.monthDay) == 0 && len(r.byWD) == 0 {
-			return d == fd
-		}
-		return dayRule(r, day, y, m, d)
+		return dayRule(r, day, y, m, d, fd, false)
 	case Yearly:
 		if (y-fy)%r.interval != 0 {
 			return false
 		}
-		if r.months != 0 {
-			if r.months&(1<<m) == 0 {
-				return false
+		if r.months == 0 {
+			if len(r.monthDay) == 0 && len(r.byWD) == 0 {
+				return m == fm && d == fd
 			}
-		} else if m != fm {
-			return false
+			// RFC 5545: by_month_day in every month, by_weekday's n counted
+			// within the year.
+			return dayRule(r, day, y, m, d, fd, true)
 		}
-		if len(r.monthDay) == 0 && len(r.byWD) == 0 {
-			return d == fd
-		}
-		return dayRule(r, day, y, m, d)
+		return dayRule(r, day, y, m, d, fd, false)
 	}
 	return false
 }
 
-// dayRule matches by_month_day (negative counts from the month's end) or
-// by_weekday (the Nth weekday; N < 0 counts from the end; N = 0 every).
-func dayRule(r *cRec, day, y, m, d int) bool {
+// dayRule is the day selection of a monthly or yearly rule: by_month_day
+// and by_weekday each select days, and when both are given a day must
+// match both (RFC 5545: BYDAY limits BYMONTHDAY); with neither, the day of
+// the month of From.
+func dayRule(r *cRec, day, y, m, d, fd int, yearScope bool) bool {
+	if len(r.monthDay) == 0 && len(r.byWD) == 0 {
+		return d == fd
+	}
+	return monthDayMatch(r, y, m, d) && weekdayMatch(r, day, y, m, d, yearScope)
+}
+
+// monthDayMatch: d is one of by_month_day (negative counts from the
+// month's end); true when by_month_day is empty.
+func monthDayMatch(r *cRec, y, m, d int) bool {
+	if len(r.monthDay) == 0 {
+		return true
+	}
 	dim := daysIn(y, m)
 	for _, v := range r.monthDay {
 		if (v > 0 && d == v) || (v < 0 && d == dim+v+1) {
 			return true
+		}
+	}
+	return false
+}
+
+// weekdayMatch: the day is one of by_weekday (the Nth such weekday of the
+// month, or of the year with yearScope; N < 0 counts from the end; N = 0
+// every); true when by_weekday is empty.
+func weekdayMatch(r *cRec, day, y, m, d int, yearScope bool) bool {
+	if len(r.byWD) == 0 {
+		return true
+	}
+	pos, n := d, daysIn(y, m) // position in the period, period length
+	if yearScope {
+		pos = day - daysFromCivil(y, 1, 1) + 1
+		n = 365
+		if isLeap(y) {
+			n = 366
 		}
 	}
 	wd := weekdayOf(day)
@@ -662,9 +651,9 @@ func dayRule(r *cRec, day, y, m, d int) bool {
 		switch {
 		case b.N == 0:
 			return true
-		case b.N > 0 && (d-1)/7+1 == b.N:
+		case b.N > 0 && (pos-1)/7+1 == b.N:
 			return true
-		case b.N < 0 && (dim-d)/7+1 == -b.N:
+		case b.N < 0 && (n-pos)/7+1 == -b.N:
 			return true
 		}
 	}
@@ -673,7 +662,7 @@ func dayRule(r *cRec, day, y, m, d int) bool {
 
 // hoursOn returns the operating hours starting on a local day, merged,
 // each truncated where the next day's hours begin so they never overlap.
-func (c *compiled) hoursOn(day int) []ival {
+func (c *Compiled) hoursOn(day int) []ival {
 	c.mu.Lock()
 	v, ok := c.days[day]
 	c.mu.Unlock()
@@ -706,7 +695,7 @@ func (c *compiled) hoursOn(day int) []ival {
 	return v
 }
 
-func (c *compiled) rawHours(dw *dayWalls, day int) []ival {
+func (c *Compiled) rawHours(dw *dayWalls, day int) []ival {
 	ws := c.hours
 	if h, ok := c.holHours[day]; ok {
 		ws = h
@@ -719,7 +708,7 @@ func (c *compiled) rawHours(dw *dayWalls, day int) []ival {
 }
 
 // hoursAt finds the operating-hours span containing instant t.
-func (c *compiled) hoursAt(t int64) (day, idx int, ok bool) {
+func (c *Compiled) hoursAt(t int64) (day, idx int, ok bool) {
 	d := c.zc.dayOf(t)
 	for _, dd := range [...]int{d, d - 1} {
 		for i, x := range c.hoursOn(dd) {
@@ -733,7 +722,7 @@ func (c *compiled) hoursAt(t int64) (day, idx int, ok bool) {
 
 // nextHours is the first operating-hours start after t (searching a
 // little over a year), or false.
-func (c *compiled) nextHours(t int64) (int64, bool) {
+func (c *Compiled) nextHours(t int64) (int64, bool) {
 	d := c.zc.dayOf(t)
 	for dd := d - 1; dd < d+400; dd++ {
 		for _, x := range c.hoursOn(dd) {

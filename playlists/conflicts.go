@@ -16,12 +16,15 @@ import (
 // occur in the period, and schedules that occur only outside operating
 // hours. Schedules whose target does not cover the display are ignored.
 // Sorted by From, then Message.
-func Conflicts(p *Program, from, to time.Time) []Conflict {
-	c := compile(p)
+func Conflicts(p *Program, from, to time.Time) []Conflict { return Compile(p).Conflicts(from, to) }
+
+// Conflicts is what a person should look at in [from, to) (see the
+// function Conflicts).
+func (c *Compiled) Conflicts(from, to time.Time) []Conflict {
 	f, t := toMS(from), toMS(to)
 	var out []Conflict
-	add := func(ids []string, s, e time.Time, msg string) {
-		out = append(out, Conflict{ScheduleIDs: ids, From: s, To: e, Message: msg})
+	add := func(kind string, ids []string, s, e time.Time, msg string) {
+		out = append(out, Conflict{Kind: kind, ScheduleIDs: ids, From: s, To: e, Message: msg})
 	}
 
 	// static problems
@@ -34,18 +37,18 @@ func Conflicts(p *Program, from, to time.Time) []Conflict {
 		if in := cs.s.Interrupt; in != nil {
 			n := in.SecondsPerHour
 			if n <= 0 || n > 3600 {
-				add(ids, from, to, fmt.Sprintf("interrupt %s: %d s per hour cannot fit in an hour (1..3600)", id, n))
+				add(ConflictInterruptShare, ids, from, to, fmt.Sprintf("interrupt %s: %d s per hour cannot fit in an hour (1..3600)", id, n))
 			} else {
 				fits := 0
 				for _, e := range c.playlistItems(cs.irqPL, c.zc.dayOf(f)) {
 					if e.dur > cs.irq {
-						add(ids, from, to, fmt.Sprintf("interrupt %s: item %s (%s) is longer than its %d s per hour and never plays", id, e.item.it.ID, secs(e.dur), n))
+						add(ConflictInterruptShare, ids, from, to, fmt.Sprintf("interrupt %s: item %s (%s) is longer than its %d s per hour and never plays", id, e.item.it.ID, secs(e.dur), n))
 					} else {
 						fits++
 					}
 				}
 				if fits == 0 {
-					add(ids, from, to, fmt.Sprintf("interrupt %s: no item fits its %d s per hour; it never plays", id, n))
+					add(ConflictInterruptShare, ids, from, to, fmt.Sprintf("interrupt %s: no item fits its %d s per hour; it never plays", id, n))
 				}
 			}
 			continue
@@ -59,11 +62,11 @@ func Conflicts(p *Program, from, to time.Time) []Conflict {
 			}
 			sort.Strings(missing)
 			for _, z := range missing {
-				add(ids, from, to, fmt.Sprintf("schedule %s names zone %q, which layout %s lacks; it does not play", id, z, cs.layout.id))
+				add(ConflictZoneMissing, ids, from, to, fmt.Sprintf("schedule %s names zone %q, which layout %s lacks; it does not play", id, z, cs.layout.id))
 			}
 			for _, z := range cs.layout.zones {
 				if cs.zones[z.id] == "" {
-					add(ids, from, to, fmt.Sprintf("schedule %s gives zone %q of layout %s no playlist; it stays empty", id, z.id, cs.layout.id))
+					add(ConflictZoneEmpty, ids, from, to, fmt.Sprintf("schedule %s gives zone %q of layout %s no playlist; it stays empty", id, z.id, cs.layout.id))
 				}
 			}
 		}
@@ -71,6 +74,8 @@ func Conflicts(p *Program, from, to time.Time) []Conflict {
 
 	// evaluated problems
 	active := map[int32]bool{}
+	won := map[int32]bool{}              // schedules on screen somewhere
+	hiders := map[int32]map[int32]bool{} // who wins the plans a schedule is active in
 	var merged *Conflict
 	flush := func() {
 		if merged != nil {
@@ -78,9 +83,23 @@ func Conflicts(p *Program, from, to time.Time) []Conflict {
 			merged = nil
 		}
 	}
-	c.forPlans(f, t, nil, func(pl *plan) {
+	c.forPlans(f, t, nil, func(pl *plan) bool {
+		winners := map[int32]bool{}
+		for k := range pl.spans {
+			for _, w := range pl.spans[k].winners {
+				if w >= 0 && pl.spans[k].e > f && pl.spans[k].s < t {
+					won[w], winners[w] = true, true
+				}
+			}
+		}
 		for _, a := range pl.active {
 			active[a] = true
+			if hiders[a] == nil {
+				hiders[a] = map[int32]bool{}
+			}
+			for w := range winners {
+				hiders[a][w] = true
+			}
 		}
 		for k := range pl.spans {
 			sp := &pl.spans[k]
@@ -101,21 +120,35 @@ func Conflicts(p *Program, from, to time.Time) []Conflict {
 			if len(sp.dropped) > 0 {
 				msg += fmt.Sprintf("; zones missing from layout %s do not play (%s)", layoutName(sp.layout), strings.Join(sp.dropped, ", "))
 			}
-			merged = &Conflict{ScheduleIDs: ids, From: c.tm(lo), To: c.tm(hi), Message: msg}
+			merged = &Conflict{Kind: ConflictMerge, ScheduleIDs: ids, From: c.tm(lo), To: c.tm(hi), Message: msg}
 		}
 		for _, n := range pl.notes {
 			if n.e <= f || n.s >= t {
 				continue
 			}
 			flush()
-			add(n.ids, c.tm(max(n.s, f)), c.tm(min(n.e, t)), fmt.Sprintf("interrupts %s together exceed the hour; the lower-priority ones play less", strings.Join(n.ids, ", ")))
+			add(ConflictInterruptsOverHour, n.ids, c.tm(max(n.s, f)), c.tm(min(n.e, t)), fmt.Sprintf("interrupts %s together exceed the hour; the lower-priority ones play less", strings.Join(n.ids, ", ")))
 		}
+		return true
 	})
 	flush()
 
 	if t > f {
 		d0, d1 := c.zc.dayOf(f), c.zc.dayOf(t-1)
 		for i, cs := range c.scheds {
+			if cs.applies && active[int32(i)] && !won[int32(i)] && cs.s.Interrupt == nil {
+				var by []string
+				for w := range hiders[int32(i)] {
+					if c.scheds[w].prio > cs.prio {
+						by = append(by, c.schedID(w))
+					}
+				}
+				sort.Strings(by)
+				if len(by) > 0 {
+					add(ConflictHidden, append([]string{cs.s.ID}, by...), from, to, fmt.Sprintf("schedule %s (priority %d) is hidden the whole time between %s and %s by higher-priority schedule %s; it never shows",
+						cs.s.ID, cs.prio, dateString(d0), dateString(d1), strings.Join(by, ", ")))
+				}
+			}
 			if !cs.applies || active[int32(i)] {
 				continue
 			}
@@ -125,9 +158,9 @@ func Conflicts(p *Program, from, to time.Time) []Conflict {
 			}
 			ids := []string{cs.s.ID}
 			if occurs {
-				add(ids, from, to, fmt.Sprintf("schedule %s occurs only outside operating hours between %s and %s", cs.s.ID, dateString(d0), dateString(d1)))
+				add(ConflictOutsideHours, ids, from, to, fmt.Sprintf("schedule %s occurs only outside operating hours between %s and %s", cs.s.ID, dateString(d0), dateString(d1)))
 			} else if cs.s.Interrupt == nil || cs.irq > 0 {
-				add(ids, from, to, fmt.Sprintf("schedule %s never occurs between %s and %s (dates, days, recurrence or exceptions leave no day)", cs.s.ID, dateString(d0), dateString(d1)))
+				add(ConflictNever, ids, from, to, fmt.Sprintf("schedule %s never occurs between %s and %s (dates, days, recurrence or exceptions leave no day)", cs.s.ID, dateString(d0), dateString(d1)))
 			}
 		}
 	}

@@ -55,11 +55,24 @@ type Play struct {
 // should look at (equal priority full-screen overlap, an interrupt whose
 // share of voice cannot fit, a layout zone with no playlist, …).
 type Conflict struct {
+	Kind        string    `json:"kind"` // one of the Conflict… constants
 	ScheduleIDs []string  `json:"schedule_ids"`
 	From        time.Time `json:"from"`
 	To          time.Time `json:"to"`
 	Message     string    `json:"message"`
 }
+
+// Conflict kinds.
+const (
+	ConflictMerge              = "merge"                // equal priorities merge (informational)
+	ConflictInterruptShare     = "interrupt_share"      // an interrupt's share cannot fit, or its items do not
+	ConflictInterruptsOverHour = "interrupts_over_hour" // interrupts together exceed the hour
+	ConflictZoneMissing        = "zone_missing"         // a zone the layout lacks
+	ConflictZoneEmpty          = "zone_empty"           // a layout zone with no playlist
+	ConflictNever              = "never"                // never occurs in the period
+	ConflictOutsideHours       = "outside_hours"        // occurs only outside operating hours
+	ConflictHidden             = "hidden"               // hidden the whole period by higher priorities
+)
 
 // Options tune evaluation.
 type Options struct {

@@ -7,18 +7,21 @@ import (
 
 func toMS(t time.Time) int64 { return t.UnixMilli() }
 
-func (c *compiled) tm(ms int64) time.Time { return time.UnixMilli(ms).In(c.zc.loc) }
+func (c *Compiled) tm(ms int64) time.Time { return time.UnixMilli(ms).In(c.zc.loc) }
 
-func (c *compiled) schedID(i int32) string {
+func (c *Compiled) schedID(i int32) string {
 	if i < 0 {
 		return ""
 	}
 	return c.scheds[i].s.ID
 }
 
+// At returns what the display shows at instant t. It compiles p afresh:
+// to evaluate one Program more than once, Compile it and use Compiled.At.
+func At(p *Program, t time.Time, opt Options) Now { return Compile(p).At(t, opt) }
+
 // At returns what the display shows at instant t.
-func At(p *Program, t time.Time, opt Options) Now {
-	c := compile(p)
+func (c *Compiled) At(t time.Time, opt Options) Now {
 	now := Now{At: t, Zones: []ZoneNow{}}
 	tm := toMS(t)
 	day, idx, ok := c.hoursAt(tm)
@@ -87,18 +90,18 @@ func At(p *Program, t time.Time, opt Options) Now {
 	return now
 }
 
-func (c *compiled) irqWhy(s *slot) string {
+func (c *Compiled) irqWhy(s *slot) string {
 	cs := c.scheds[s.sched]
 	return "interrupt " + cs.s.ID + " (" + itoa(int(cs.irq/msPerSec)) + " s per hour)"
 }
 
-func (c *compiled) slotNow(s *slot, z cZone) ZoneNow {
+func (c *Compiled) slotNow(s *slot, z cZone) ZoneNow {
 	zn := ZoneNow{Zone: MainZone, Rect: z.rect, Z: z.z, Start: c.tm(s.s), End: c.tm(s.e), Interrupt: true, Why: c.irqWhy(s)}
 	c.fillZone(&zn, &s.ent)
 	return zn
 }
 
-func (c *compiled) fillZone(zn *ZoneNow, e *flatEnt) {
+func (c *Compiled) fillZone(zn *ZoneNow, e *flatEnt) {
 	zn.Item = e.item.it
 	zn.Lang = e.item.lang
 	zn.Variant = e.item.v
@@ -111,8 +114,8 @@ func (c *compiled) fillZone(zn *ZoneNow, e *flatEnt) {
 }
 
 // forPlans calls fn for every plan of an operating-hours span meeting
-// [f, t), in order.
-func (c *compiled) forPlans(f, t int64, playable func(Item, Variant) bool, fn func(*plan)) {
+// [f, t), in order, until fn returns false.
+func (c *Compiled) forPlans(f, t int64, playable func(Item, Variant) bool, fn func(*plan) bool) {
 	if t <= f {
 		return
 	}
@@ -121,19 +124,26 @@ func (c *compiled) forPlans(f, t int64, playable func(Item, Variant) bool, fn fu
 			if o.e <= f || o.s >= t {
 				continue
 			}
-			fn(c.planFor(d, i, playable))
+			if !fn(c.planFor(d, i, playable)) {
+				return
+			}
 		}
 	}
 }
 
+// Timeline is Compile(p).Timeline(from, to, opt).
+func Timeline(p *Program, from, to time.Time, opt Options) []Play {
+	return Compile(p).Timeline(from, to, opt)
+}
+
 // Timeline returns every play on the display in [from, to), sorted by
 // Start then Zone. Plays are clipped to [from, to); within a zone they
-// never overlap. Empty zones (nothing playable) have no plays.
-func Timeline(p *Program, from, to time.Time, opt Options) []Play {
-	c := compile(p)
+// never overlap. Empty zones (nothing playable) have no plays. The whole
+// list is built in memory: over long periods or short items, use Plays.
+func (c *Compiled) Timeline(from, to time.Time, opt Options) []Play {
 	f, t := toMS(from), toMS(to)
 	var plans []*plan
-	c.forPlans(f, t, opt.Playable, func(pl *plan) { plans = append(plans, pl) })
+	c.forPlans(f, t, opt.Playable, func(pl *plan) bool { plans = append(plans, pl); return true })
 	n := 0
 	for _, pl := range plans {
 		n += pl.countPlays(f, t)
@@ -152,15 +162,16 @@ func Timeline(p *Program, from, to time.Time, opt Options) []Play {
 // time and without building the whole list: for reports and exports over
 // long periods, and the benchmark.
 func Plays(p *Program, from, to time.Time, opt Options, yield func(Play) bool) {
-	c := compile(p)
+	Compile(p).Plays(from, to, opt, yield)
+}
+
+// Plays yields the same plays as Timeline, in the same order, one at a
+// time and without building the whole list; it stops when yield returns
+// false.
+func (c *Compiled) Plays(from, to time.Time, opt Options, yield func(Play) bool) {
 	f, t := toMS(from), toMS(to)
 	em := emitter{c: c, f: f, t: t, sink: yield}
-	stopped := false
-	c.forPlans(f, t, opt.Playable, func(pl *plan) {
-		if !stopped && !em.plan(pl) {
-			stopped = true
-		}
-	})
+	c.forPlans(f, t, opt.Playable, em.plan)
 }
 
 // countPlays bounds the number of plays of a plan in [f, t) from above,
@@ -192,7 +203,7 @@ func (pl *plan) countPlays(f, t int64) int {
 }
 
 type emitter struct {
-	c    *compiled
+	c    *Compiled
 	f, t int64
 	sink func(Play) bool // false stops the emission
 }
@@ -388,8 +399,11 @@ func (em *emitter) plan(pl *plan) bool {
 // Files returns the SHA-256 of every file that could play in [from, to):
 // the chosen variant of each item of the winning content and of the
 // interrupt slots, within its validity dates. Sorted and unique.
-func Files(p *Program, from, to time.Time) []string {
-	c := compile(p)
+func Files(p *Program, from, to time.Time) []string { return Compile(p).Files(from, to) }
+
+// Files is the SHA-256 of every file that could play in [from, to) (see
+// the function Files).
+func (c *Compiled) Files(from, to time.Time) []string {
 	f, t := toMS(from), toMS(to)
 	set := map[string]bool{}
 	add := func(ci *cItem) {
@@ -397,7 +411,7 @@ func Files(p *Program, from, to time.Time) []string {
 			set[ci.v.SHA256] = true
 		}
 	}
-	c.forPlans(f, t, nil, func(pl *plan) {
+	c.forPlans(f, t, nil, func(pl *plan) bool {
 		for k := range pl.spans {
 			sp := &pl.spans[k]
 			lo, hi := max(sp.s, f), min(sp.e, t)
@@ -418,6 +432,7 @@ func Files(p *Program, from, to time.Time) []string {
 				add(s.ent.item)
 			}
 		}
+		return true
 	})
 	out := make([]string, 0, len(set))
 	for h := range set {

@@ -154,6 +154,7 @@ func TestValidate(t *testing.T) {
 		{"item no variants", func(p *Program) { p.Items[0].Variants = nil }, `item "a": no variants`},
 		{"item negative", func(p *Program) { p.Items[0].DurationS = -1 }, `item "a": durations must be finite`},
 		{"item validity", func(p *Program) { p.Items[0].ValidFrom, p.Items[0].ValidUntil = "2026-02-01", "2026-01-01" }, `item "a": valid_until 2026-01-01 is before`},
+		{"same_origin not web", func(p *Program) { p.Items[0].SameOrigin = true }, `item "a": same_origin is for web items only`},
 		{"media without file", func(p *Program) { p.Items[0].Variants["en"] = Variant{} }, `item "a": variant "en" has no sha256`},
 		{"unknown item", func(p *Program) { p.Playlists[0].Entries[0].ItemID = "zz" }, `playlist "P1" entry 0: unknown item "zz"`},
 		{"cycle", func(p *Program) {
@@ -192,5 +193,71 @@ func TestValidate(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestConflictsHiddenByHigherPriority(t *testing.T) {
+	p := base()
+	top := sched("top", 9, Content{PlaylistID: "P1"}) // all day
+	under := sched("under", 3, Content{PlaylistID: "P2"})
+	under.Windows = []Window{{"10:00", "12:00"}}
+	part := sched("part", 3, Content{PlaylistID: "P2"})
+	part.Windows = []Window{{"11:00", "13:00"}} // overlaps under at equal priority: both show
+	peek := sched("peek", 5, Content{PlaylistID: "P2"})
+	peek.Days = []time.Weekday{time.Tuesday}
+	p.Schedules = []Schedule{top, under, peek}
+	mustValid(t, p)
+	cs := Conflicts(p, at(hcm, 2026, 9, 1, 0, 0, 0), at(hcm, 2026, 9, 8, 0, 0, 0))
+	var hidden []string
+	for _, c := range cs {
+		if strings.Contains(c.Message, "hidden the whole time") {
+			hidden = append(hidden, strings.Join(c.ScheduleIDs, ","))
+			if !strings.Contains(c.Message, "higher-priority schedule top") {
+				t.Errorf("message does not name the hider: %s", c.Message)
+			}
+		}
+	}
+	if strings.Join(hidden, " ") != "peek,top under,top" {
+		t.Errorf("hidden: %q (all: %v)", hidden, cs)
+	}
+	// Without the all-day schedule, nothing is hidden.
+	p.Schedules = []Schedule{under, part, peek}
+	for _, c := range Conflicts(p, at(hcm, 2026, 9, 1, 0, 0, 0), at(hcm, 2026, 9, 8, 0, 0, 0)) {
+		if strings.Contains(c.Message, "hidden") {
+			t.Errorf("unexpected: %s", c.Message)
+		}
+	}
+}
+
+func TestOccurrences(t *testing.T) {
+	p := base()
+	p.Hours = []Window{{"07:00", "22:00"}}
+	morning := sched("morning", 1, Content{PlaylistID: "P1"})
+	morning.Windows = []Window{{"08:00", "12:00"}}
+	morning.Days = []time.Weekday{time.Tuesday, time.Wednesday}
+	promo := sched("promo", 5, Content{PlaylistID: "P2"})
+	promo.Windows = []Window{{"10:00", "11:00"}}
+	promo.From, promo.Until = "2026-09-01", "2026-09-01"
+	late := sched("late", 1, Content{PlaylistID: "P2"})
+	late.Windows = []Window{{"21:00", "23:30"}} // cut at the end of the hours
+	late.Days = []time.Weekday{time.Tuesday}
+	p.Schedules = []Schedule{morning, promo, late}
+	mustValid(t, p)
+	// 2026-09-01 is a Tuesday.
+	got := Compile(p).Occurrences(at(hcm, 2026, 9, 1, 0, 0, 0), at(hcm, 2026, 9, 3, 0, 0, 0))
+	var lines []string
+	for _, o := range got {
+		lines = append(lines, o.ScheduleID+" "+o.From.In(hcm).Format("02 15:04")+"-"+o.To.In(hcm).Format("02 15:04")+" "+map[bool]string{true: "shown", false: "hidden"}[o.Shown])
+	}
+	want := []string{
+		"morning 01 08:00-01 10:00 shown",
+		"morning 01 10:00-01 11:00 hidden",
+		"promo 01 10:00-01 11:00 shown",
+		"morning 01 11:00-01 12:00 shown",
+		"late 01 21:00-01 22:00 shown",
+		"morning 02 08:00-02 12:00 shown",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("occurrences:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }

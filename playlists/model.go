@@ -11,6 +11,9 @@
 //
 // # Evaluation rules
 //
+// docs/evaluation.md is the normative statement of these rules (part of
+// the player protocol); this is a summary.
+//
 // Wall clock. Dates, days, windows and operating hours are read in
 // Program.Timezone (default Asia/Ho_Chi_Minh; the tz database is embedded).
 // A window whose end is at or before its start ends the next day and
@@ -38,11 +41,11 @@
 // of its span: the instant the set of winning schedules last changed or
 // the hours span began. Content that loses the screen to a higher
 // priority restarts its loop when it gets it back. So At(t) is computed
-// from at most one hours span (cached per Program), and equals the
+// from at most one hours span (cached per Compiled), and equals the
 // Timeline at t.
 //
 // Items. Duration: the entry's DurationS, else the item's, else NaturalS
-// for video and audio, else DefaultDurationS. Variant: the first of
+// for video and audio (at least MinDurationS), else DefaultDurationS. Variant: the first of
 // Display.Languages the item has, else DefaultLang, else the first by
 // sorted language. Items outside their validity dates or dayparts, and
 // items Options.Playable rejects, are skipped: where the set of eligible
@@ -72,9 +75,10 @@
 // plays are clipped to [from, to), sorted by Start then Zone, and never
 // overlap within a zone.
 //
-// A Program must not be modified once evaluated: its compiled form is
-// cached until the Program is garbage collected (replacing or resizing its
-// slices is detected, editing elements in place is not).
+// Compile prepares a Program once; the caller keeps the Compiled value and
+// evaluates it as often as it likes (At, Timeline, Plays, Files,
+// Conflicts, SMIL). The functions of the same names compile afresh on each
+// call, for one-off questions.
 package playlists
 
 import "time"
@@ -95,6 +99,16 @@ const (
 // DefaultDurationS is the duration of images, text, web pages and clocks
 // that give none.
 const DefaultDurationS = 10
+
+// MinDurationS and MaxDurationS bound every duration a Program gives (an
+// item's duration_s and refresh_s, an entry's duration_s): Validate
+// refuses a duration set outside them, and evaluation plays an item whose
+// natural length is shorter for MinDurationS, so a timeline never has
+// more than one play per second per zone.
+const (
+	MinDurationS = 1
+	MaxDurationS = 86400
+)
 
 // Date is a calendar date, "YYYY-MM-DD", in the program's time zone.
 type Date string
@@ -153,8 +167,12 @@ type Item struct {
 	Variants    map[string]Variant `json:"variants"`
 	DefaultLang string             `json:"default_lang"`
 	RefreshS    float64            `json:"refresh_s,omitempty"` // web pages
-	Text        *TextStyle         `json:"text,omitempty"`
-	Clock       *ClockStyle        `json:"clock,omitempty"`
+	// SameOrigin lets a web page keep its own origin (cookies, storage,
+	// same-origin requests) inside the renderer's sandboxed frame. Web
+	// pages run without it by default; only kind web may set it.
+	SameOrigin bool        `json:"same_origin,omitempty"`
+	Text       *TextStyle  `json:"text,omitempty"`
+	Clock      *ClockStyle `json:"clock,omitempty"`
 }
 
 // Transition between two items of a playlist.
@@ -238,13 +256,18 @@ type NthWeekday struct {
 	N       int          `json:"n"`
 }
 
-// Recurrence repeats a schedule from its From date.
+// Recurrence repeats a schedule from its From date, with the rules of
+// RFC 5545 (DTSTART = From, WKST = MO): by_month limits; for monthly and
+// yearly rules by_month_day and by_weekday select days and, given both,
+// a day must match both; a yearly rule without by_month reads
+// by_month_day in every month and N within the year. docs/evaluation.md
+// has the exact rules.
 type Recurrence struct {
 	Freq       string       `json:"freq"`                   // daily, weekly, monthly, yearly
 	Interval   int          `json:"interval,omitempty"`     // every N periods, default 1
-	ByMonthDay []int        `json:"by_month_day,omitempty"` // monthly/yearly: days of the month (-1 = last)
-	ByWeekday  []NthWeekday `json:"by_weekday,omitempty"`   // monthly/yearly: e.g. the first Monday
-	ByMonth    []int        `json:"by_month,omitempty"`     // yearly: months 1..12
+	ByMonthDay []int        `json:"by_month_day,omitempty"` // days of the month (-1 = last); not weekly
+	ByWeekday  []NthWeekday `json:"by_weekday,omitempty"`   // e.g. the first Monday; N only monthly/yearly
+	ByMonth    []int        `json:"by_month,omitempty"`     // months 1..12: limits any frequency
 }
 
 // Holiday handling of a schedule.

@@ -29,7 +29,7 @@ type planNote struct {
 // the Default content, or nothing) from s to e. Loops start at s.
 type span struct {
 	s, e    int64
-	winners []int32 // indices into compiled.scheds; -1 is the Default content
+	winners []int32 // indices into Compiled.scheds; -1 is the Default content
 	layout  *cLayout
 	zones   []zonePlan
 	why     string
@@ -64,7 +64,7 @@ type schedIvals struct {
 
 // planFor returns the plan of the idx-th hours span of a day, cached when
 // no Playable filter is given.
-func (c *compiled) planFor(day, idx int, playable func(Item, Variant) bool) *plan {
+func (c *Compiled) planFor(day, idx int, playable func(Item, Variant) bool) *plan {
 	hs := c.hoursOn(day)
 	if playable != nil {
 		return c.buildPlanP(day, hs[idx], playable)
@@ -96,7 +96,7 @@ func (c *compiled) planFor(day, idx int, playable func(Item, Variant) bool) *pla
 
 // occurrences returns a schedule's active intervals (union of its
 // occurrences starting on day-1..day+1) clipped to o.
-func (c *compiled) occurrences(cs *cSched, dw *dayWalls, day int, o ival, buf []ival) []ival {
+func (c *Compiled) occurrences(cs *cSched, dw *dayWalls, day int, o ival, buf []ival) []ival {
 	v := buf[:0]
 	for d := day - 1; d <= day+1; d++ {
 		if !c.occursOn(cs, d) {
@@ -121,7 +121,7 @@ func (c *compiled) occurrences(cs *cSched, dw *dayWalls, day int, o ival, buf []
 	return unionIvals(v[:n])
 }
 
-func (c *compiled) buildPlanP(day int, o ival, playable func(Item, Variant) bool) *plan {
+func (c *Compiled) buildPlanP(day int, o ival, playable func(Item, Variant) bool) *plan {
 	pl := &plan{day: day, s: o.s, e: o.e}
 	dw := newDayWalls(c.zc, day-1, 4)
 	var regs, irqs []schedIvals
@@ -177,7 +177,7 @@ func (c *compiled) buildPlanP(day int, o ival, playable func(Item, Variant) bool
 // activeWinners returns the schedules that win the screen at instant a:
 // those of the highest priority among the active ones, in Program order;
 // the Default content ([-1]) when none is active; nil when there is none.
-func activeWinners(c *compiled, regs []schedIvals, a int64) []int32 {
+func activeWinners(c *Compiled, regs []schedIvals, a int64) []int32 {
 	var w []int32
 	best := 0
 	for _, r := range regs {
@@ -206,15 +206,17 @@ func activeWinners(c *compiled, regs []schedIvals, a int64) []int32 {
 	return w
 }
 
-func (c *compiled) schedOf(i int32) *cSched {
+func (c *Compiled) schedOf(i int32) *cSched {
 	if i < 0 {
 		return c.def
 	}
 	return c.scheds[i]
 }
 
-func (c *compiled) fillSpan(sp *span, day int, dw *dayWalls, playable func(Item, Variant) bool) {
+func (c *Compiled) fillSpan(sp *span, day int, dw *dayWalls, playable func(Item, Variant) bool) {
 	if len(sp.winners) == 0 {
+		// The console says these reasons in its reader's language by their
+		// fixed forms (server/console/web/lib/why.js): change both together.
 		sp.why = "nothing scheduled"
 		return
 	}
@@ -272,7 +274,7 @@ func layoutHas(l *cLayout, zone string) bool {
 
 // eligible returns the intervals within o in which an item may play
 // (validity dates and dayparts).
-func (c *compiled) eligible(ci *cItem, o ival, dw *dayWalls) []ival {
+func (c *Compiled) eligible(ci *cItem, o ival, dw *dayWalls) []ival {
 	vs, ve := o.s, o.e
 	if ci.validFrom != minDay {
 		vs = max(vs, dw.wall(ci.validFrom, 0))
@@ -301,7 +303,7 @@ func (c *compiled) eligible(ci *cItem, o ival, dw *dayWalls) []ival {
 // first eligible entry; where the set of eligible entries changes (an
 // item's validity or daypart begins or ends) the item then playing
 // finishes and the loop continues with the next eligible entry in order.
-func (c *compiled) loopSegs(o ival, seq []flatEnt, dw *dayWalls, playable func(Item, Variant) bool) []loopSeg {
+func (c *Compiled) loopSegs(o ival, seq []flatEnt, dw *dayWalls, playable func(Item, Variant) bool) []loopSeg {
 	n := len(seq)
 	okStatic := make([]bool, n)
 	var limited map[int][]ival
@@ -423,7 +425,7 @@ func (zp *zonePlan) at(t int64) (ent *flatEnt, ps, pe int64) {
 }
 
 // hourStart is the start of the local clock hour holding t.
-func (c *compiled) hourStart(t int64) int64 {
+func (c *Compiled) hourStart(t int64) int64 {
 	s := floorDiv(t, msPerSec)
 	local := s + c.zc.offset(s)
 	return (s - (local%3600+3600)%3600) * msPerSec
@@ -448,7 +450,7 @@ type irqRun struct {
 // k items is placed at j/k of the hour (pushed later only to avoid
 // another slot); a slot plays only if it lies entirely inside its
 // interrupt's active time (its windows within the operating hours).
-func (c *compiled) placeInterrupts(pl *plan, irqs []schedIvals, dw *dayWalls, playable func(Item, Variant) bool) {
+func (c *Compiled) placeInterrupts(pl *plan, irqs []schedIvals, dw *dayWalls, playable func(Item, Variant) bool) {
 	runs := make([]*irqRun, 0, len(irqs))
 	for _, r := range irqs {
 		cs := c.scheds[r.si]

@@ -118,7 +118,7 @@ func randomProgram(r *rand.Rand, i int) propCase {
 
 // activeAt is an independent check of whether a regular schedule is
 // active at t (its occurrence on the start day or the day before covers t).
-func activeAt(c *compiled, cs *cSched, t int64) bool {
+func activeAt(c *Compiled, cs *cSched, t int64) bool {
 	d := c.zc.dayOf(t)
 	for dd := d - 1; dd <= d; dd++ {
 		if !c.occursOn(cs, dd) {
@@ -154,7 +154,7 @@ func TestPropertyTimeline(t *testing.T) {
 		name := fmt.Sprintf("program %d (%s, %s)", i, p.Timezone, pc.from.Format(time.RFC3339))
 		t.Run(name, func(t *testing.T) {
 			checkTimeline(t, tl)
-			c := compile(p)
+			c := Compile(p)
 			f, to := toMS(pc.from), toMS(pc.to)
 			for _, pl := range tl {
 				s, e := toMS(pl.Start), toMS(pl.End)
@@ -231,7 +231,7 @@ func TestPropertyTimeline(t *testing.T) {
 			// At(t) agrees with Timeline
 			for k := 0; k < 60; k++ {
 				x := f + r.Int64N(to-f)
-				now := At(p, time.UnixMilli(x), Options{})
+				now := c.At(time.UnixMilli(x), Options{})
 				want := map[string]Play{}
 				for _, pl := range tl {
 					if toMS(pl.Start) <= x && x < toMS(pl.End) {
@@ -292,7 +292,8 @@ func TestPropertyPlayable(t *testing.T) {
 		pc := randomProgram(r, i)
 		bad := fmt.Sprintf("i%d", r.IntN(4))
 		opt := Options{Playable: func(it Item, v Variant) bool { return it.ID != bad }}
-		tl := Timeline(pc.p, pc.from, pc.to, opt)
+		cp := Compile(pc.p)
+		tl := cp.Timeline(pc.from, pc.to, opt)
 		checkTimeline(t, tl)
 		for _, pl := range tl {
 			if pl.ItemID == bad {
@@ -301,7 +302,7 @@ func TestPropertyPlayable(t *testing.T) {
 		}
 		for k := 0; k < 20; k++ {
 			x := pc.from.Add(time.Duration(r.Int64N(int64(pc.to.Sub(pc.from)))))
-			now := At(pc.p, x, opt)
+			now := cp.At(x, opt)
 			for _, z := range now.Zones {
 				if z.Item == nil {
 					continue

@@ -31,14 +31,17 @@ import (
 // SMIL pauses the content class while an interrupt plays; Beacon's own
 // player keeps the content on its clock instead. The output is
 // deterministic.
-func SMIL(p *Program, from time.Time, days int) ([]byte, error) {
+func SMIL(p *Program, from time.Time, days int) ([]byte, error) { return Compile(p).SMIL(from, days) }
+
+// SMIL exports the compiled Program's schedule (see the function SMIL).
+func (c *Compiled) SMIL(from time.Time, days int) ([]byte, error) {
 	if days < 1 || days > 366 {
 		return nil, fmt.Errorf("smil: days %d out of range 1..366", days)
 	}
+	p := c.p
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("smil: invalid program: %w", err)
 	}
-	c := compile(p)
 	fromL := from.In(c.zc.loc)
 	f, t := toMS(fromL), toMS(fromL.AddDate(0, 0, days))
 	if t <= f {
@@ -91,7 +94,7 @@ func SMIL(p *Program, from time.Time, days int) ([]byte, error) {
 	wall := func(ms int64) string { return "wallclock(" + c.tm(ms).Format("2006-01-02T15:04:05Z07:00") + ")" }
 
 	var irq, content []string
-	c.forPlans(f, t, nil, func(pl *plan) {
+	c.forPlans(f, t, nil, func(pl *plan) bool {
 		for _, s := range pl.slots {
 			if s.s < f || s.s >= t {
 				continue
@@ -134,6 +137,7 @@ func SMIL(p *Program, from time.Time, days int) ([]byte, error) {
 			}
 			content = append(content, `</par>`)
 		}
+		return true
 	})
 	w(4, `<priorityClass xml:id="interrupts" peers="stop" higher="stop" lower="defer">`)
 	for _, s := range irq {

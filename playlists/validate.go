@@ -70,6 +70,13 @@ func (p *Program) Validate() error {
 		}
 		if !finiteNonNeg(it.DurationS) || !finiteNonNeg(it.NaturalS) || !finiteNonNeg(it.RefreshS) {
 			bad("%s: durations must be finite and >= 0", what)
+		} else {
+			if !durationOK(it.DurationS) {
+				bad("%s: duration_s %g must be 0 (default) or between %d and %d seconds", what, it.DurationS, MinDurationS, MaxDurationS)
+			}
+			if !durationOK(it.RefreshS) {
+				bad("%s: refresh_s %g must be 0 (never) or between %d and %d seconds", what, it.RefreshS, MinDurationS, MaxDurationS)
+			}
 		}
 		var vf, vu int
 		okF, okU := false, false
@@ -81,6 +88,9 @@ func (p *Program) Validate() error {
 		}
 		if okF && okU && vu < vf {
 			bad("%s: valid_until %s is before valid_from %s", what, it.ValidUntil, it.ValidFrom)
+		}
+		if it.SameOrigin && it.Kind != KindWeb {
+			bad("%s: same_origin is for web items only", what)
 		}
 		checkWindows(what+" dayparts", it.Dayparts)
 		if len(it.Variants) == 0 {
@@ -135,6 +145,8 @@ func (p *Program) Validate() error {
 			}
 			if !finiteNonNeg(e.DurationS) {
 				bad("%s: duration must be finite and >= 0", what)
+			} else if !durationOK(e.DurationS) {
+				bad("%s: duration_s %g must be 0 (the item's) or between %d and %d seconds", what, e.DurationS, MinDurationS, MaxDurationS)
 			}
 		}
 	}
@@ -167,6 +179,30 @@ func (p *Program) Validate() error {
 	for _, id := range ids {
 		if state[id] == 0 {
 			visit(id, nil)
+		}
+	}
+
+	// Nesting depth: evaluation plays at most MaxNesting levels of nested
+	// playlists, so deeper ones are refused rather than cut short.
+	depth := map[string]int{} // -1 while visiting (cycles are reported above)
+	var deep func(id string) int
+	deep = func(id string) int {
+		if d, ok := depth[id]; ok {
+			return max(d, 0)
+		}
+		depth[id] = -1
+		d := 0
+		for _, e := range pls[id].Entries {
+			if e.PlaylistID != "" && pls[e.PlaylistID] != nil {
+				d = max(d, deep(e.PlaylistID)+1)
+			}
+		}
+		depth[id] = d
+		return d
+	}
+	for _, id := range ids {
+		if d := deep(id); d > MaxNesting {
+			bad("playlist %q: nests playlists %d deep, more than %d", id, d, MaxNesting)
 		}
 	}
 
@@ -295,9 +331,18 @@ func (p *Program) Validate() error {
 					bad("%s: by_month_day %d out of range (1..31 or -31..-1)", what, d)
 				}
 			}
+			// n counts within the month, or within the year for a yearly
+			// rule without by_month (RFC 5545); daily and weekly rules take
+			// plain weekdays only.
+			maxN := 5
+			if r.Freq == Yearly && len(r.ByMonth) == 0 {
+				maxN = 53
+			}
 			for _, w := range r.ByWeekday {
-				if w.Weekday < time.Sunday || w.Weekday > time.Saturday || w.N < -5 || w.N > 5 {
-					bad("%s: by_weekday {%d, %d} out of range", what, w.Weekday, w.N)
+				if w.Weekday < time.Sunday || w.Weekday > time.Saturday || w.N < -maxN || w.N > maxN {
+					bad("%s: by_weekday {%d, %d} out of range (weekday 0..6, n -%d..%d)", what, w.Weekday, w.N, maxN, maxN)
+				} else if w.N != 0 && (r.Freq == Daily || r.Freq == Weekly) {
+					bad("%s: by_weekday {%d, %d}: a %s recurrence takes n 0 (every such weekday); the nth weekday needs a monthly or yearly recurrence", what, w.Weekday, w.N, r.Freq)
 				}
 			}
 			for _, m := range r.ByMonth {
@@ -305,8 +350,8 @@ func (p *Program) Validate() error {
 					bad("%s: by_month %d out of range 1..12", what, m)
 				}
 			}
-			if (r.Freq == Daily || r.Freq == Weekly) && (len(r.ByMonth) > 0 || len(r.ByMonthDay) > 0) {
-				bad("%s: by_month and by_month_day need a monthly or yearly recurrence", what)
+			if r.Freq == Weekly && len(r.ByMonthDay) > 0 {
+				bad("%s: by_month_day does not apply to a weekly recurrence (RFC 5545); use monthly", what)
 			}
 		}
 		if s.Interrupt != nil {
@@ -321,6 +366,13 @@ func (p *Program) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// MaxNesting is how deep playlists may nest: a playlist may hold a
+// playlist that holds a playlist… up to 16 levels below it.
+const MaxNesting = 16
+
+// durationOK: 0 (unset) or within [MinDurationS, MaxDurationS].
+func durationOK(s float64) bool { return s == 0 || (s >= MinDurationS && s <= MaxDurationS) }
 
 func finite(f float64) bool       { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 func finiteNonNeg(f float64) bool { return finite(f) && f >= 0 }

@@ -37,13 +37,18 @@ const (
 	TypeError       = "error"         // both: a message was refused
 	TypeIncident    = "incident"      // P→S: security incident (bad signature, bad hash)
 	TypeProofOfPlay = "proof_of_play" // P→S: journalled plays; the server acks them
+	TypeUnpair      = "unpair"        // S→P: signed release of a paired player
+
+	TypeOverride       = "override"        // S→P: signed emergency override (SignedOverride)
+	TypeOverrideCancel = "override_cancel" // S→P: signed end of an override
+	TypeOverrideAck    = "override_ack"    // P→S: received, painted, ended or refused
 )
 
 // KnownTypes lists every message type of this version.
 var KnownTypes = []string{
 	TypeHello, TypeChallenge, TypeAuth, TypeAuthOK, TypePairing, TypePaired,
 	TypeManifest, TypeFileList, TypeHeartbeat, TypeAck, TypeError, TypeIncident,
-	TypeProofOfPlay,
+	TypeProofOfPlay, TypeUnpair, TypeOverride, TypeOverrideCancel, TypeOverrideAck,
 }
 
 // Envelope wraps every frame.

@@ -111,10 +111,16 @@ func signedPayloads(t testing.TB) map[string][]byte {
 	}
 	signedByServer[string(sm.Payload)] = sm.Signature
 	m := goldenManifest()
-	m.Version, m.Playlist.Items, m.Files = 1, nil, nil
+	m.Version, m.Files = 1, nil
 	sm, err = protocol.SignManifest(serverPriv, m)
 	if err != nil {
 		t.Fatal(err)
+	}
+	signedByServer[string(sm.Payload)] = sm.Signature
+	// manifest_program.json, a manifest carrying a program
+	env, err := protocol.Decode(manifestProgram(t))
+	if err != nil || env.DecodeBody(&sm) != nil {
+		t.Fatalf("manifest_program: %v", err)
 	}
 	signedByServer[string(sm.Payload)] = sm.Signature
 	return signedByServer

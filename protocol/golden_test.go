@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"beacon/playlists"
 	"beacon/protocol"
 )
 
@@ -24,6 +25,7 @@ var (
 	playerSeed = bytes.Repeat([]byte{0x01}, ed25519.SeedSize)
 	serverSeed = bytes.Repeat([]byte{0x02}, ed25519.SeedSize)
 	nonce      = bytes.Repeat([]byte{0x03}, 32)
+	helloNonce = bytes.Repeat([]byte{0x04}, protocol.NonceSize)
 
 	playerPriv = ed25519.NewKeyFromSeed(playerSeed)
 	serverPriv = ed25519.NewKeyFromSeed(serverSeed)
@@ -36,6 +38,7 @@ var (
 )
 
 const (
+	goldenOrgID     = "org-lc01"
 	goldenDisplayID = "d-7f3a9c"
 	goldenToken     = "tok_3q2x9v7mZ4kP8sL1"
 )
@@ -50,28 +53,72 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// goldenOverride is the override signed in override.json.
+func goldenOverride() protocol.OverrideSpec {
+	return protocol.OverrideSpec{
+		ID: "ovr_flood1", Revision: 1, Level: protocol.LevelCritical, Presentation: protocol.PresentFullscreen,
+		Texts: map[string]string{
+			"vi": "KHẨN CẤP: Lũ quét trên sông Nậm Thi. Di chuyển lên vùng cao ngay.",
+			"en": "EMERGENCY: Flash flood on the Nam Thi river. Move to high ground now.",
+			"zh": "紧急：南溪河山洪。请立即转移到高处。",
+		},
+		Languages: []string{"vi", "en", "zh"}, LangMode: protocol.LangsTogether,
+		Tone:     &protocol.Tone{Kind: "alert", Repeat: 3},
+		StartsAt: at(700), ExpiresAt: at(700).Add(15 * time.Minute), Wake: true, IssuedAt: at(700),
+		OrgID: goldenOrgID, DisplayIDs: []string{goldenDisplayID},
+	}
+}
+
 // goldenManifest is the manifest signed in manifest.json.
 func goldenManifest() protocol.Manifest {
 	a, b := sha256Hex(fileA), sha256Hex(fileB)
+	prog, err := json.Marshal(goldenProgram(a, b))
+	if err != nil {
+		panic(err)
+	}
 	return protocol.Manifest{
-		DisplayID: goldenDisplayID,
-		Version:   42,
-		IssuedAt:  at(5),
-		Display:   protocol.DisplaySpec{Width: 1920, Height: 1080, Fit: "contain", Background: "#000000"},
-		Timezone:  "Europe/Amsterdam",
-		Playlist: protocol.Playlist{
-			ID:   "pl-lobby",
-			Name: "Lobby loop",
-			Items: []protocol.Item{
-				{ID: "it-1", MediaID: "m-welcome", Kind: "image", SHA256: a, DurationS: 10},
-				{ID: "it-2", MediaID: "m-menu", Kind: "image", SHA256: b, DurationS: 7.5},
-			},
-		},
+		DisplayID:    goldenDisplayID,
+		Version:      42,
+		IssuedAt:     at(5),
+		Display:      protocol.DisplaySpec{Width: 1920, Height: 1080, Fit: "contain", Background: "#000000"},
+		Timezone:     "Europe/Amsterdam",
+		Playlist:     protocol.Playlist{Items: []protocol.Item{}},
+		Program:      prog,
+		PrefetchDays: 7,
 		Files: []protocol.File{
 			{SHA256: a, Size: int64(len(fileA)), URL: "/player/v1/files/" + a, Profile: "1080p", ContentType: "image/png"},
 			{SHA256: b, Size: int64(len(fileB)), URL: "/player/v1/files/" + b, Profile: "1080p", ContentType: "image/png"},
 		},
 	}
+}
+
+// goldenProgram is manifest.json's program: the lobby loop of files A
+// (item it-1, 10 s) and B (it-2, 7.5 s), all day inside 07:00–22:00
+// Amsterdam time, as the reference server compiles a playlist placed on
+// the display (items named by media id, one unnamed variant).
+func goldenProgram(a, b string) *playlists.Program {
+	return &playlists.Program{
+		Display:  playlists.Display{ID: goldenDisplayID, Width: 1920, Height: 1080},
+		Timezone: "Europe/Amsterdam",
+		Hours:    []playlists.Window{{Start: "07:00", End: "22:00"}},
+		Items: []playlists.Item{
+			{ID: "it-1", Kind: playlists.KindImage, DurationS: 10, Variants: map[string]playlists.Variant{"": {SHA256: a, ContentType: "image/png"}}},
+			{ID: "it-2", Kind: playlists.KindImage, DurationS: 7.5, Variants: map[string]playlists.Variant{"": {SHA256: b, ContentType: "image/png"}}},
+		},
+		Playlists: []playlists.Playlist{{ID: "pl-lobby", Name: "Lobby loop", Entries: []playlists.Entry{{ItemID: "it-1"}, {ItemID: "it-2"}},
+			Transition: playlists.Transition{Kind: "cut"}}},
+		Layouts: []playlists.Layout{},
+		Schedules: []playlists.Schedule{{ID: "sc-lobby", Name: "Lobby", Target: playlists.Target{DisplayIDs: []string{goldenDisplayID}},
+			Content: playlists.Content{PlaylistID: "pl-lobby"}, Priority: 1}},
+	}
+}
+
+// goldenChallenge is the server's answer to hello.json, signed over the
+// player's key and hello nonce.
+func goldenChallenge() protocol.Challenge {
+	ch := protocol.Challenge{Nonce: nonce, ServerKey: serverPub, ServerTime: at(1)}
+	protocol.SignChallenge(serverPriv, playerPub, helloNonce, &ch)
+	return ch
 }
 
 type vector struct {
@@ -88,24 +135,34 @@ func goldenVectors(t testing.TB) map[string]vector {
 		t.Fatalf("SignManifest: %v", err)
 	}
 	a, b := sha256Hex(fileA), sha256Hex(fileB)
+	ch := goldenChallenge()
+	so, err := protocol.SignOverride(serverPriv, goldenOverride())
+	if err != nil {
+		t.Fatalf("SignOverride: %v", err)
+	}
 	return map[string]vector{
 		protocol.TypeHello: {"0000000000000001", at(0), protocol.Hello{
 			ProtocolVersion: 1, PlayerVersion: "1.0.0", PublicKey: playerPub,
-			DisplayID: goldenDisplayID, ManifestVersion: 41,
+			DisplayID: goldenDisplayID, ManifestVersion: 41, Nonce: helloNonce,
+			Capabilities: []string{protocol.CapOverride},
 		}},
-		protocol.TypeChallenge: {"8000000000000001", at(1), protocol.Challenge{
-			Nonce: nonce, ServerKey: serverPub, ServerTime: at(1),
-		}},
-		protocol.TypeAuth: {"0000000000000002", at(2), protocol.SignAuth(playerPriv, nonce)},
+		protocol.TypeChallenge: {"8000000000000001", at(1), ch},
+		protocol.TypeAuth:      {"0000000000000002", at(2), protocol.SignAuth(playerPriv, ch)},
 		protocol.TypeAuthOK: {"8000000000000002", at(3), protocol.AuthOK{
 			DisplayID: goldenDisplayID, Name: "Lobby east wall", Token: goldenToken,
-			ServerKey: serverPub, ManifestVersion: 42,
+			ServerKey: serverPub, ManifestVersion: 42, OrgID: goldenOrgID,
 		}},
 		protocol.TypePairing: {"8000000000000003", at(3), protocol.Pairing{
 			Code: "K7Q4M2", ExpiresAt: at(3).Add(15 * time.Minute),
 		}},
 		protocol.TypePaired: {"8000000000000004", at(300), protocol.Paired{
 			DisplayID: goldenDisplayID, Name: "Lobby east wall", Token: goldenToken, ServerKey: serverPub,
+			OrgID: goldenOrgID,
+		}},
+		protocol.TypeOverride:       {"8000000000000008", at(700), so},
+		protocol.TypeOverrideCancel: {"8000000000000009", at(900), protocol.SignCancel(serverPriv, "ovr_flood1", goldenOrgID, at(900))},
+		protocol.TypeOverrideAck: {"0000000000000009", at(701), protocol.OverrideAck{
+			ID: "ovr_flood1", Revision: 1, State: protocol.AckPainted, At: at(701), PaintedAt: at(700).Add(180 * time.Millisecond),
 		}},
 		protocol.TypeManifest: {"8000000000000005", at(5), sm},
 		protocol.TypeAck: {"0000000000000003", at(6), protocol.Ack{
@@ -127,7 +184,8 @@ func goldenVectors(t testing.TB) map[string]vector {
 			Kind: protocol.IncidentHashMismatch, Message: "downloaded file does not match the manifest",
 			ManifestVersion: 42, SHA256: b,
 		}},
-		protocol.TypeProofOfPlay: {"0000000000000008", at(23), protocol.ProofOfPlay{Records: []protocol.PlayRecord{
+		protocol.TypeUnpair: {"8000000000000007", at(600), protocol.SignUnpair(serverPriv, goldenDisplayID, playerPub, helloNonce, at(600))},
+		protocol.TypeProofOfPlay: {"0000000000000008", at(26), protocol.ProofOfPlay{Records: []protocol.PlayRecord{
 			{ID: "p1-000001", Zone: "main", ItemID: "it-1", SHA256: a, ScheduleID: "sch-1", Start: at(15), End: at(25)},
 		}}},
 	}
@@ -162,6 +220,14 @@ func newBody(typ string) any {
 		return new(protocol.Incident)
 	case protocol.TypeProofOfPlay:
 		return new(protocol.ProofOfPlay)
+	case protocol.TypeUnpair:
+		return new(protocol.Unpair)
+	case protocol.TypeOverride:
+		return new(protocol.SignedOverride)
+	case protocol.TypeOverrideCancel:
+		return new(protocol.OverrideCancel)
+	case protocol.TypeOverrideAck:
+		return new(protocol.OverrideAck)
 	}
 	return nil
 }
@@ -327,16 +393,28 @@ func TestGoldenSignatures(t *testing.T) {
 	if !bytes.Equal(ch.Nonce, nonce) || !bytes.Equal(ch.ServerKey, serverPub) {
 		t.Errorf("challenge does not carry the seeded nonce and server key")
 	}
-	if err := protocol.VerifyAuth(ed25519.PublicKey(hello.PublicKey), ch.Nonce, auth); err != nil {
+	if err := protocol.VerifyChallenge(serverPub, hello.PublicKey, hello.Nonce, ch); err != nil {
+		t.Errorf("challenge.json: VerifyChallenge: %v", err)
+	}
+	cmsg := append(append(append([]byte("beacon.v1 challenge\n"), hello.PublicKey...), hello.Nonce...), ch.Nonce...)
+	if !ed25519.Verify(serverPub, cmsg, ch.Signature) {
+		t.Errorf("challenge.json: signature does not cover %q || player key || hello nonce || nonce", "beacon.v1 challenge\n")
+	}
+	if err := protocol.VerifyAuth(ed25519.PublicKey(hello.PublicKey), ch, auth); err != nil {
 		t.Errorf("auth.json: VerifyAuth: %v", err)
 	}
 	// The documented bytes, checked without the helper.
-	msg := append(append([]byte("beacon.v1 auth\n"), ch.Nonce...), hello.PublicKey...)
+	msg := append(append(append([]byte("beacon.v1 auth+server\n"), ch.ServerKey...), hello.PublicKey...), ch.Nonce...)
 	if !ed25519.Verify(ed25519.PublicKey(hello.PublicKey), msg, auth.Signature) {
-		t.Errorf("auth.json: signature does not cover %q || nonce || public key", "beacon.v1 auth\n")
+		t.Errorf("auth.json: signature does not cover %q || server key || public key || nonce", "beacon.v1 auth+server\n")
 	}
-	if err := protocol.VerifyAuth(serverPub, ch.Nonce, auth); !errors.Is(err, protocol.ErrBadSignature) {
+	if err := protocol.VerifyAuth(serverPub, ch, auth); !errors.Is(err, protocol.ErrBadSignature) {
 		t.Errorf("auth.json verified with the server key: %v", err)
+	}
+	var u protocol.Unpair
+	decodeGolden(t, protocol.TypeUnpair, &u)
+	if err := protocol.VerifyUnpair(serverPub, goldenDisplayID, hello.PublicKey, hello.Nonce, u); err != nil {
+		t.Errorf("unpair.json: VerifyUnpair: %v", err)
 	}
 
 	m, err := protocol.VerifyManifest(serverPub, sm)

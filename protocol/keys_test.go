@@ -15,8 +15,14 @@ func TestWeakKeysAreRefused(t *testing.T) {
 		// VerifyAuth and VerifyManifest must still refuse it.
 		forged := make([]byte, ed25519.SignatureSize)
 		forged[0] = 1
-		if VerifyAuth(k, []byte("nonce-nonce-nonce"), Auth{Signature: forged}) == nil {
+		if VerifyAuth(k, Challenge{Nonce: []byte("nonce-nonce-nonce"), ServerKey: k}, Auth{Signature: forged}) == nil {
 			t.Errorf("VerifyAuth accepted weak key %x", k)
+		}
+		if VerifyChallenge(k, k, make([]byte, NonceSize), Challenge{Nonce: make([]byte, 32), ServerKey: k, Signature: forged}) == nil {
+			t.Errorf("VerifyChallenge accepted weak key %x", k)
+		}
+		if VerifyUnpair(k, "d", k, make([]byte, NonceSize), Unpair{DisplayID: "d", PlayerKey: k, Nonce: make([]byte, NonceSize), Signature: forged}) == nil {
+			t.Errorf("VerifyUnpair accepted weak key %x", k)
 		}
 		if _, err := VerifyManifest(k, SignedManifest{Payload: []byte(`{}`), Signature: forged}); err == nil {
 			t.Errorf("VerifyManifest accepted weak key %x", k)

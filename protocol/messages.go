@@ -14,12 +14,25 @@ type Hello struct {
 	PublicKey       []byte `json:"public_key"`                 // Ed25519, 32 bytes, base64 in JSON
 	DisplayID       string `json:"display_id,omitempty"`       // as remembered from pairing
 	ManifestVersion int64  `json:"manifest_version,omitempty"` // newest verified manifest held
+	// Nonce is 32 fresh random bytes per session. The server signs it in
+	// its challenge (proving it holds its key) and in an unpair, so that
+	// neither can be replayed on another session.
+	Nonce []byte `json:"nonce,omitempty"`
+	// Capabilities the player supports beyond the base protocol
+	// (CapOverride, …). Unknown ones are ignored.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
+
+// NonceSize is the size of the player's hello nonce.
+const NonceSize = 32
 
 // Check validates a hello.
 func (h Hello) Check() error {
 	if h.ProtocolVersion != Version {
 		return fmt.Errorf("%w: protocol_version %d (this side speaks %d)", ErrUnsupportedVersion, h.ProtocolVersion, Version)
+	}
+	if len(h.Nonce) != 0 && len(h.Nonce) != NonceSize {
+		return fmt.Errorf("nonce must be %d bytes", NonceSize)
 	}
 	return checkKey("public_key", h.PublicKey)
 }
@@ -29,6 +42,11 @@ type Challenge struct {
 	Nonce      []byte    `json:"nonce"`      // 32 random bytes
 	ServerKey  []byte    `json:"server_key"` // the server's Ed25519 manifest-signing key
 	ServerTime time.Time `json:"server_time"`
+	// Signature is the server's Ed25519 signature over
+	// ChallengeMessage(player key, hello nonce, nonce); present when the
+	// hello carried a nonce. A paired player checks it with its pinned key
+	// before it answers.
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // Check validates a challenge.
@@ -36,10 +54,14 @@ func (c Challenge) Check() error {
 	if len(c.Nonce) < 16 {
 		return errors.New("nonce must be at least 16 bytes")
 	}
+	if len(c.Signature) != 0 && len(c.Signature) != ed25519.SignatureSize {
+		return fmt.Errorf("signature must be %d bytes", ed25519.SignatureSize)
+	}
 	return checkKey("server_key", c.ServerKey)
 }
 
-// Auth carries the player's signature over AuthMessage(nonce, public key).
+// Auth carries the player's signature over AuthMessage(server key, nonce,
+// public key).
 type Auth struct {
 	Signature []byte `json:"signature"`
 }
@@ -59,6 +81,9 @@ type AuthOK struct {
 	Token           string `json:"token"` // bearer token for /player/v1/files, this session only
 	ServerKey       []byte `json:"server_key"`
 	ManifestVersion int64  `json:"manifest_version"` // the server's current version for this display
+	// OrgID is the display's organisation: overrides and cancels name it,
+	// and the player applies only those of its own organisation.
+	OrgID string `json:"org_id,omitempty"`
 }
 
 // Pairing tells an unknown player the code to show on its screen.
@@ -74,6 +99,7 @@ type Paired struct {
 	Name      string `json:"name"`
 	Token     string `json:"token"`
 	ServerKey []byte `json:"server_key"`
+	OrgID     string `json:"org_id,omitempty"` // as in AuthOK
 }
 
 // Check validates a paired body.
@@ -82,6 +108,33 @@ func (p Paired) Check() error {
 		return errors.New("display_id is required")
 	}
 	return checkKey("server_key", p.ServerKey)
+}
+
+// Unpair releases a paired player: the display was deleted on the server.
+// It is signed by the server's key (UnpairMessage) and bound to the
+// display, the player's key and the nonce of the player's hello on this
+// session, so it cannot be replayed to another player or session.
+type Unpair struct {
+	DisplayID string    `json:"display_id"`
+	PlayerKey []byte    `json:"player_key"`
+	Nonce     []byte    `json:"nonce"`
+	IssuedAt  time.Time `json:"issued_at"` // whole seconds
+	Signature []byte    `json:"signature"`
+}
+
+// Check validates the shape of an unpair.
+func (u Unpair) Check() error {
+	switch {
+	case u.DisplayID == "":
+		return errors.New("display_id is required")
+	case len(u.PlayerKey) != ed25519.PublicKeySize:
+		return fmt.Errorf("player_key must be %d bytes", ed25519.PublicKeySize)
+	case len(u.Nonce) != NonceSize:
+		return fmt.Errorf("nonce must be %d bytes", NonceSize)
+	case len(u.Signature) != ed25519.SignatureSize:
+		return fmt.Errorf("signature must be %d bytes", ed25519.SignatureSize)
+	}
+	return nil
 }
 
 // FileList reports what the player's cache holds for its current manifest.
@@ -142,6 +195,18 @@ type ErrorBody struct {
 const (
 	IncidentBadSignature = "bad_signature" // a manifest failed verification
 	IncidentHashMismatch = "hash_mismatch" // a file's SHA-256 differed from the manifest
+	// IncidentServerKeyMismatch: a server did not prove it holds the
+	// pinned key (its challenge named another key, or was not signed for
+	// this session by the pinned key, as when relayed). The player signed
+	// nothing for it.
+	IncidentServerKeyMismatch = "server_key_mismatch"
+	// IncidentUnexpectedPairing: a paired player was offered pairing or
+	// paired; it refused.
+	IncidentUnexpectedPairing = "unexpected_pairing"
+
+	// A cached file no longer matched its SHA-256 when re-verified before
+	// use: the player removed it, fetches it again and keeps playing.
+	IncidentCacheTampered = "cache_tampered"
 )
 
 // Incident reports a security incident the player detected and stopped.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -221,6 +222,8 @@ func TestHelloCheck(t *testing.T) {
 		"short key":   {ProtocolVersion: 1, PublicKey: key(1)[:31]},
 		"long key":    {ProtocolVersion: 1, PublicKey: append(key(1), 0)},
 		"private key": {ProtocolVersion: 1, PublicKey: playerPriv},
+		"short nonce": {ProtocolVersion: 1, PublicKey: key(1), Nonce: make([]byte, 31)},
+		"long nonce":  {ProtocolVersion: 1, PublicKey: key(1), Nonce: make([]byte, 33)},
 	} {
 		if err := h.Check(); err == nil {
 			t.Errorf("%s: Check passed", name)
@@ -229,7 +232,7 @@ func TestHelloCheck(t *testing.T) {
 }
 
 func TestAuthCheck(t *testing.T) {
-	if err := protocol.SignAuth(playerPriv, nonce).Check(); err != nil {
+	if err := protocol.SignAuth(playerPriv, protocol.Challenge{Nonce: nonce, ServerKey: serverPub}).Check(); err != nil {
 		t.Errorf("real signature: %v", err)
 	}
 	for _, n := range []int{0, 32, 63, 65} {
@@ -270,7 +273,7 @@ func TestManifestCheck(t *testing.T) {
 	if err := goldenManifest().Check(); err != nil {
 		t.Fatalf("golden manifest: %v", err)
 	}
-	empty := protocol.Manifest{DisplayID: "d", Version: 1}
+	empty := protocol.Manifest{DisplayID: "d", Version: 1, Program: json.RawMessage(`{}`)}
 	if err := empty.Check(); err != nil {
 		t.Errorf("manifest with nothing to play: %v", err)
 	}
@@ -283,10 +286,9 @@ func TestManifestCheck(t *testing.T) {
 		"non-hex hash":     func(m *protocol.Manifest) { m.Files[0].SHA256 = strings.Repeat("g", 64) },
 		"empty hash":       func(m *protocol.Manifest) { m.Files[1].SHA256 = "" },
 		"negative size":    func(m *protocol.Manifest) { m.Files[1].Size = -1 },
-		"unlisted file":    func(m *protocol.Manifest) { m.Playlist.Items[1].SHA256 = strings.Repeat("0", 64) },
-		"item, no files":   func(m *protocol.Manifest) { m.Files = nil },
-		"zero duration":    func(m *protocol.Manifest) { m.Playlist.Items[0].DurationS = 0 },
-		"negative dur":     func(m *protocol.Manifest) { m.Playlist.Items[0].DurationS = -1 },
+		"no program":       func(m *protocol.Manifest) { m.Program = nil },
+		"null program":     func(m *protocol.Manifest) { m.Program = json.RawMessage(`null`) },
+		"program an array": func(m *protocol.Manifest) { m.Program = json.RawMessage(`[]`) },
 	} {
 		m := goldenManifest()
 		mutate(&m)
@@ -369,11 +371,15 @@ func TestSignVerifyManifest(t *testing.T) {
 	if _, err := protocol.VerifyManifest(serverPub, forged); !errors.Is(err, protocol.ErrBadSignature) {
 		t.Errorf("forged: err = %v", err)
 	}
-	// Unsigned and wrongly sized signatures.
-	for _, sig := range [][]byte{nil, sm.Signature[:63], make([]byte, 64)} {
-		if _, err := protocol.VerifyManifest(serverPub, protocol.SignedManifest{Payload: sm.Payload, Signature: sig}); !errors.Is(err, protocol.ErrBadSignature) {
-			t.Errorf("signature %x: err = %v", sig, err)
+	// Unsigned and wrongly sized signatures are malformed bodies (§7
+	// step 1); 64 zero bytes are a signature that does not verify.
+	for _, sig := range [][]byte{nil, sm.Signature[:63]} {
+		if _, err := protocol.VerifyManifest(serverPub, protocol.SignedManifest{Payload: sm.Payload, Signature: sig}); !errors.Is(err, protocol.ErrMalformed) {
+			t.Errorf("signature %x: err = %v, want ErrMalformed", sig, err)
 		}
+	}
+	if _, err := protocol.VerifyManifest(serverPub, protocol.SignedManifest{Payload: sm.Payload, Signature: make([]byte, 64)}); !errors.Is(err, protocol.ErrBadSignature) {
+		t.Errorf("zero signature: err = %v", err)
 	}
 }
 
@@ -388,7 +394,7 @@ func TestManifestDomainSeparation(t *testing.T) {
 		t.Errorf("bare signature: err = %v", err)
 	}
 	// An auth signature is not a manifest signature, and vice versa.
-	auth := protocol.SignAuth(serverPriv, sm.Payload)
+	auth := protocol.SignAuth(serverPriv, protocol.Challenge{Nonce: sm.Payload, ServerKey: serverPub})
 	if _, err := protocol.VerifyManifest(serverPub, protocol.SignedManifest{Payload: sm.Payload, Signature: auth.Signature}); !errors.Is(err, protocol.ErrBadSignature) {
 		t.Errorf("auth signature accepted as manifest signature: %v", err)
 	}
@@ -411,25 +417,108 @@ func TestManifestDomainSeparation(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	want := append(append([]byte("beacon.v1 auth\n"), nonce...), playerPub...)
-	if got := protocol.AuthMessage(nonce, playerPub); !bytes.Equal(got, want) {
+	ch := protocol.Challenge{Nonce: nonce, ServerKey: serverPub}
+	want := append(append(append([]byte("beacon.v1 auth+server\n"), serverPub...), playerPub...), nonce...)
+	if got := protocol.AuthMessage(serverPub, nonce, playerPub); !bytes.Equal(got, want) {
 		t.Errorf("AuthMessage = %q", got)
 	}
-	a := protocol.SignAuth(playerPriv, nonce)
-	if err := protocol.VerifyAuth(playerPub, nonce, a); err != nil {
+	a := protocol.SignAuth(playerPriv, ch)
+	if err := protocol.VerifyAuth(playerPub, ch, a); err != nil {
 		t.Fatalf("VerifyAuth: %v", err)
 	}
 	otherNonce := bytes.Repeat([]byte{0x04}, 32)
+	otherServer := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x09}, 32)).Public().(ed25519.PublicKey)
+	// The v1 form before server binding: context, nonce, player key.
+	oldForm := ed25519.Sign(playerPriv, append(append([]byte("beacon.v1 auth\n"), nonce...), playerPub...))
 	for name, err := range map[string]error{
-		"other nonce":   protocol.VerifyAuth(playerPub, otherNonce, a),
-		"short nonce":   protocol.VerifyAuth(playerPub, nonce[:31], a),
-		"other key":     protocol.VerifyAuth(serverPub, nonce, a),
-		"no key":        protocol.VerifyAuth(nil, nonce, a),
-		"no signature":  protocol.VerifyAuth(playerPub, nonce, protocol.Auth{}),
-		"zero sig":      protocol.VerifyAuth(playerPub, nonce, protocol.Auth{Signature: make([]byte, 64)}),
-		"manifest sig":  protocol.VerifyAuth(playerPub, nonce, protocol.Auth{Signature: ed25519.Sign(playerPriv, append([]byte("beacon.v1 manifest\n"), append(bytes.Clone(nonce), playerPub...)...))}),
-		"bare sig":      protocol.VerifyAuth(playerPub, nonce, protocol.Auth{Signature: ed25519.Sign(playerPriv, nonce)}),
-		"truncated sig": protocol.VerifyAuth(playerPub, nonce, protocol.Auth{Signature: a.Signature[:63]}),
+		"other nonce":   protocol.VerifyAuth(playerPub, protocol.Challenge{Nonce: otherNonce, ServerKey: serverPub}, a),
+		"short nonce":   protocol.VerifyAuth(playerPub, protocol.Challenge{Nonce: nonce[:31], ServerKey: serverPub}, a),
+		"other server":  protocol.VerifyAuth(playerPub, protocol.Challenge{Nonce: nonce, ServerKey: otherServer}, a),
+		"no server key": protocol.VerifyAuth(playerPub, protocol.Challenge{Nonce: nonce}, a),
+		"other key":     protocol.VerifyAuth(serverPub, ch, a),
+		"no key":        protocol.VerifyAuth(nil, ch, a),
+		"no signature":  protocol.VerifyAuth(playerPub, ch, protocol.Auth{}),
+		"zero sig":      protocol.VerifyAuth(playerPub, ch, protocol.Auth{Signature: make([]byte, 64)}),
+		"manifest sig":  protocol.VerifyAuth(playerPub, ch, protocol.Auth{Signature: ed25519.Sign(playerPriv, append([]byte("beacon.v1 manifest\n"), want[len("beacon.v1 auth+server\n"):]...))}),
+		"bare sig":      protocol.VerifyAuth(playerPub, ch, protocol.Auth{Signature: ed25519.Sign(playerPriv, nonce)}),
+		"old form":      protocol.VerifyAuth(playerPub, ch, protocol.Auth{Signature: oldForm}),
+		"truncated sig": protocol.VerifyAuth(playerPub, ch, protocol.Auth{Signature: a.Signature[:63]}),
+	} {
+		if !errors.Is(err, protocol.ErrBadSignature) {
+			t.Errorf("%s: err = %v, want ErrBadSignature", name, err)
+		}
+	}
+}
+
+// A relay that passes one server's challenge on under another key gets a
+// signature the first server refuses, and a challenge not signed for this
+// session by the pinned key is refused before the player signs.
+func TestChallengeBindsServer(t *testing.T) {
+	relayPriv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x09}, 32))
+	relayPub := relayPriv.Public().(ed25519.PublicKey)
+	helloNonce := bytes.Repeat([]byte{0x05}, protocol.NonceSize)
+	real := protocol.Challenge{Nonce: nonce, ServerKey: serverPub}
+	protocol.SignChallenge(serverPriv, playerPub, helloNonce, &real)
+	want := append(append(append([]byte("beacon.v1 challenge\n"), playerPub...), helloNonce...), nonce...)
+	if !ed25519.Verify(serverPub, want, real.Signature) {
+		t.Fatalf("challenge signature does not cover the documented bytes")
+	}
+	if err := protocol.VerifyChallenge(serverPub, playerPub, helloNonce, real); err != nil {
+		t.Fatalf("VerifyChallenge: %v", err)
+	}
+	relayed := real
+	relayed.ServerKey = relayPub
+	if err := protocol.VerifyChallenge(serverPub, playerPub, helloNonce, relayed); !errors.Is(err, protocol.ErrServerKeyMismatch) {
+		t.Errorf("other key: err = %v, want ErrServerKeyMismatch", err)
+	}
+	// Signed under the relay's key, the answer does not verify for the real server.
+	if err := protocol.VerifyAuth(playerPub, real, protocol.SignAuth(playerPriv, relayed)); !errors.Is(err, protocol.ErrBadSignature) {
+		t.Errorf("auth for the relay's key accepted by the real server: %v", err)
+	}
+	otherHello := bytes.Repeat([]byte{0x06}, protocol.NonceSize)
+	unsigned := real
+	unsigned.Signature = nil
+	forged := real
+	protocol.SignChallenge(relayPriv, playerPub, helloNonce, &forged)
+	for name, err := range map[string]error{
+		"other session":  protocol.VerifyChallenge(serverPub, playerPub, otherHello, real),
+		"other player":   protocol.VerifyChallenge(serverPub, serverPub, helloNonce, real),
+		"unsigned":       protocol.VerifyChallenge(serverPub, playerPub, helloNonce, unsigned),
+		"relay signed":   protocol.VerifyChallenge(serverPub, playerPub, helloNonce, forged),
+		"no hello nonce": protocol.VerifyChallenge(serverPub, playerPub, nil, real),
+	} {
+		if !errors.Is(err, protocol.ErrBadSignature) {
+			t.Errorf("%s: err = %v, want ErrBadSignature", name, err)
+		}
+	}
+}
+
+func TestUnpair(t *testing.T) {
+	helloNonce := bytes.Repeat([]byte{0x05}, protocol.NonceSize)
+	when := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	u := protocol.SignUnpair(serverPriv, "d-1", playerPub, helloNonce, when)
+	if err := u.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := protocol.VerifyUnpair(serverPub, "d-1", playerPub, helloNonce, u); err != nil {
+		t.Fatalf("VerifyUnpair: %v", err)
+	}
+	ts := make([]byte, 8)
+	binary.BigEndian.PutUint64(ts, uint64(when.Unix()))
+	want := append(append(append(append([]byte("beacon.v1 unpair\n"), playerPub...), helloNonce...), ts...), "d-1"...)
+	if !ed25519.Verify(serverPub, want, u.Signature) {
+		t.Errorf("unpair signature does not cover the documented bytes")
+	}
+	otherPriv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x09}, 32))
+	later := u
+	later.IssuedAt = when.Add(time.Second)
+	for name, err := range map[string]error{
+		"other display": protocol.VerifyUnpair(serverPub, "d-2", playerPub, helloNonce, u),
+		"other player":  protocol.VerifyUnpair(serverPub, "d-1", serverPub, helloNonce, u),
+		"other session": protocol.VerifyUnpair(serverPub, "d-1", playerPub, bytes.Repeat([]byte{0x06}, 32), u),
+		"other signer":  protocol.VerifyUnpair(serverPub, "d-1", playerPub, helloNonce, protocol.SignUnpair(otherPriv, "d-1", playerPub, helloNonce, when)),
+		"time changed":  protocol.VerifyUnpair(serverPub, "d-1", playerPub, helloNonce, later),
+		"auth context":  protocol.VerifyUnpair(serverPub, "d-1", playerPub, helloNonce, protocol.Unpair{DisplayID: "d-1", PlayerKey: playerPub, Nonce: helloNonce, IssuedAt: when, Signature: ed25519.Sign(serverPriv, append([]byte("beacon.v1 auth+server\n"), want[len("beacon.v1 unpair\n"):]...))}),
 	} {
 		if !errors.Is(err, protocol.ErrBadSignature) {
 			t.Errorf("%s: err = %v, want ErrBadSignature", name, err)

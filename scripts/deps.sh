@@ -8,13 +8,29 @@ packages=(
   # FFmpeg 5.1 libraries for go-astiav v0.16 (the media worker)
   libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev
   libswresample-dev libavutil-dev libavdevice-dev
-  # the ffmpeg and ImageMagick command lines: benchmark baselines
-  ffmpeg imagemagick
+  # still pictures the server decodes itself (cgo): HEIF/HEIC and AVIF,
+  # JPEG, and the TIFFs Go's decoder lacks
+  libheif-dev libturbojpeg0-dev libtiff-dev
+  # the ffmpeg and ImageMagick command lines: benchmark baselines; with
+  # heif-enc/heif-convert and avifenc they also build the still-picture
+  # test corpus
+  ffmpeg imagemagick libheif-examples libavif-bin
+  # libwebp's animation decoder (animated WebP, through cgo in the media worker)
+  libwebp-dev
+  # SoX: odd audio files (ADPCM WAV) for the media tests
+  sox
   # the renderer in kiosk mode and in browser tests
   chromium
   # fonts with Vietnamese and CJK glyphs
   fonts-noto-core fonts-noto-cjk fonts-dejavu-core
 )
+# `deps.sh --test` adds what only the tests use: a Redis server for the
+# bus conformance suite (scripts/services.sh starts it).
+if [ "${1:-}" = "--test" ]; then
+  packages+=(redis-server)
+  # the console's browser tests load axe-core, installed with npm (package-lock.json)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

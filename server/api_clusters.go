@@ -2,8 +2,7 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
-	"strings"
+	"fmt"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -53,12 +52,28 @@ func (s *Server) clusterView(c store.Cluster, displays []store.Display) clusterV
 
 func (s *Server) checkCluster(c *fiber.Ctx) (store.Cluster, error) {
 	var req clusterRequest
-	if err := strict(c.Body(), &req); err != nil {
+	if err := decodeJSON(c, &req); err != nil {
 		return store.Cluster{}, err
 	}
-	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" {
-		return store.Cluster{}, invalid("name is required")
+	if err := checkName("name", &req.Name, true); err != nil {
+		return store.Cluster{}, err
+	}
+	if err := checkLen("location", req.Location, maxLocationLen); err != nil {
+		return store.Cluster{}, err
+	}
+	if err := checkCount("hours", len(req.Hours), maxListLen); err != nil {
+		return store.Cluster{}, err
+	}
+	if err := checkCount("holidays", len(req.Holidays), maxListLen); err != nil {
+		return store.Cluster{}, err
+	}
+	for i := range req.Holidays {
+		if err := checkName(fmt.Sprintf("holidays[%d].name", i), &req.Holidays[i].Name, false); err != nil {
+			return store.Cluster{}, err
+		}
+		if err := checkCount(fmt.Sprintf("holidays[%d].hours", i), len(req.Holidays[i].Hours), maxListLen); err != nil {
+			return store.Cluster{}, err
+		}
 	}
 	if req.Timezone == "" {
 		req.Timezone = playlists.DefaultTimezone
@@ -112,10 +127,15 @@ func (s *Server) updateCluster(c *fiber.Ctx) error {
 	cl.ID = c.Params("id")
 	ctx, cancel := s.timeout()
 	defer cancel()
-	cl, err = s.store.UpdateCluster(ctx, cl)
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such cluster")
+	release, err := s.preflight(ctx, cl.OrgID, func(oc *orgContent, ds []store.Display) ([]store.Display, error) {
+		oc.clusters[cl.ID] = cl
+		return ds, nil
+	})
+	if err != nil {
+		return err
 	}
+	defer release()
+	cl, err = s.store.UpdateCluster(ctx, cl)
 	if err != nil {
 		return err
 	}
@@ -128,9 +148,6 @@ func (s *Server) deleteCluster(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
 	err := s.store.DeleteCluster(ctx, who(c).OrgID, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such cluster")
-	}
 	if err != nil {
 		return err
 	}
@@ -142,9 +159,6 @@ func (s *Server) getCluster(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
 	cl, err := s.store.Cluster(ctx, who(c).OrgID, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such cluster")
-	}
 	if err != nil {
 		return err
 	}
@@ -163,9 +177,7 @@ func (s *Server) listClusters(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]clusterView, 0, len(list))
-	for _, cl := range list {
-		out = append(out, s.clusterView(cl, ds))
-	}
-	return c.JSON(fiber.Map{"clusters": out})
+	return listPage(c, "clusters", list, func(cl store.Cluster) string { return sortKey(cl.Name, cl.ID) }, false, func(cl store.Cluster) (any, error) {
+		return s.clusterView(cl, ds), nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -52,9 +53,8 @@ func viewPlaylist(p store.Playlist) playlistView {
 }
 
 func (s *Server) checkPlaylist(c *fiber.Ctx, selfID string, req *playlistRequest) (store.Playlist, error) {
-	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" {
-		return store.Playlist{}, invalid("name is required")
+	if err := checkName("name", &req.Name, true); err != nil {
+		return store.Playlist{}, err
 	}
 	if len(req.Items) > 10000 {
 		return store.Playlist{}, invalid("a playlist holds at most 10000 items")
@@ -83,8 +83,8 @@ func (s *Server) checkPlaylist(c *fiber.Ctx, selfID string, req *playlistRequest
 		if set != 1 {
 			return store.Playlist{}, invalid(fmt.Sprintf("items[%d] needs exactly one of media_id, item_id or playlist_id", i))
 		}
-		if it.DurationS < 0 || it.DurationS > 86400 {
-			return store.Playlist{}, invalid(fmt.Sprintf("items[%d].duration_s must be between 0 and 86400 seconds", i))
+		if it.DurationS != 0 && (it.DurationS < playlists.MinDurationS || it.DurationS > playlists.MaxDurationS) {
+			return store.Playlist{}, invalid(fmt.Sprintf("items[%d].duration_s must be 0 (the item's own) or between %d and %d seconds", i, playlists.MinDurationS, playlists.MaxDurationS))
 		}
 		var err error
 		switch {
@@ -92,13 +92,12 @@ func (s *Server) checkPlaylist(c *fiber.Ctx, selfID string, req *playlistRequest
 			var m store.Media
 			if m, err = s.store.Media(ctx, org, it.MediaID); err == nil && m.Kind == "image" && it.DurationS == 0 {
 				it.DurationS = playlists.DefaultDurationS
+			} else if err == nil && it.DurationS == 0 && isAnimation(m) {
+				it.DurationS = animationSlot(m.DurationS)
 			}
 		case it.ItemID != "":
 			_, err = s.store.Doc(ctx, store.Items, org, it.ItemID)
 		case it.PlaylistID != "":
-			if it.PlaylistID == selfID {
-				return store.Playlist{}, invalid(fmt.Sprintf("items[%d]: a playlist cannot contain itself", i))
-			}
 			_, err = s.store.Playlist(ctx, org, it.PlaylistID)
 		}
 		if errors.Is(err, store.ErrNotFound) {
@@ -118,7 +117,7 @@ func invalid(msg string) error { return fail(fiber.StatusBadRequest, "invalid", 
 
 func (s *Server) createPlaylist(c *fiber.Ctx) error {
 	var req playlistRequest
-	if err := decode(c, &req); err != nil {
+	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
 	p, err := s.checkPlaylist(c, "", &req)
@@ -136,7 +135,7 @@ func (s *Server) createPlaylist(c *fiber.Ctx) error {
 
 func (s *Server) updatePlaylist(c *fiber.Ctx) error {
 	var req playlistRequest
-	if err := decode(c, &req); err != nil {
+	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
 	p, err := s.checkPlaylist(c, c.Params("id"), &req)
@@ -146,10 +145,24 @@ func (s *Server) updatePlaylist(c *fiber.Ctx) error {
 	p.ID = c.Params("id")
 	ctx, cancel := s.timeout()
 	defer cancel()
-	p, err = s.store.UpdatePlaylist(ctx, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such playlist")
+	release, err := s.preflight(ctx, p.OrgID, func(oc *orgContent, ds []store.Display) ([]store.Display, error) {
+		var children []string
+		for _, e := range p.Items {
+			if e.PlaylistID != "" {
+				children = append(children, e.PlaylistID)
+			}
+		}
+		if path := playlistCycle(oc, p.ID, children); path != nil {
+			return nil, unprocessable("playlist_cycle", "playlist cycle: "+cyclePath(oc, path, p.ID, p.Name)+"; a playlist cannot contain itself, directly or through others")
+		}
+		oc.playlists[p.ID] = p
+		return ds, nil
+	})
+	if err != nil {
+		return err
 	}
+	defer release()
+	p, err = s.store.UpdatePlaylist(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -164,9 +177,6 @@ func (s *Server) deletePlaylist(c *fiber.Ctx) error {
 		return err
 	}
 	err := s.store.DeletePlaylist(ctx, who(c).OrgID, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such playlist")
-	}
 	if err != nil {
 		return err
 	}
@@ -177,24 +187,26 @@ func (s *Server) deletePlaylist(c *fiber.Ctx) error {
 func (s *Server) listPlaylists(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
-	list, err := s.store.PlaylistsFull(ctx, who(c).OrgID)
+	list, err := s.store.Playlists(ctx, who(c).OrgID) // without entries: only the page's are read
 	if err != nil {
 		return err
 	}
-	out := make([]playlistView, 0, len(list))
-	for _, p := range list {
-		out = append(out, viewPlaylist(p))
-	}
-	return c.JSON(fiber.Map{"playlists": out})
+	return listPage(c, "playlists", list, func(p store.Playlist) string { return sortKey(p.Name, p.ID) }, false, func(p store.Playlist) (any, error) {
+		full, err := s.store.Playlist(ctx, p.OrgID, p.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		return viewPlaylist(full), nil
+	})
 }
 
 func (s *Server) getPlaylist(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
 	p, err := s.store.Playlist(ctx, who(c).OrgID, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such playlist")
-	}
 	if err != nil {
 		return err
 	}
@@ -207,4 +219,21 @@ func (s *Server) changed(orgID string) {
 	if err := s.refreshOrg(orgID); err != nil {
 		s.log.Error("manifests after a change", "org", orgID, "err", err)
 	}
+}
+
+// isAnimation reports whether a video item is an animated picture (GIF,
+// APNG, WebP): it loops on screen like a picture stays.
+func isAnimation(m store.Media) bool {
+	return m.Kind == "video" && strings.HasPrefix(m.ContentType, "image/")
+}
+
+// animationSlot is how long an animated picture plays when its playlist
+// entry does not say: whole plays of it, at least as long as a picture
+// shows.
+func animationSlot(playS float64) float64 {
+	if playS <= 0 {
+		return playlists.DefaultDurationS
+	}
+	loops := math.Ceil(playlists.DefaultDurationS / playS)
+	return math.Min(math.Max(loops*playS, playS), playlists.MaxDurationS)
 }

@@ -1,13 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -20,8 +20,25 @@ import (
 // normalises a request body into what is stored.
 type docResource struct {
 	table string
-	noun  string // "item", "layout", "schedule"
-	check func(s *Server, c *fiber.Ctx, id string, body []byte) ([]byte, error)
+	check func(s *Server, c *fiber.Ctx, id string) ([]byte, error)
+	// warn, when set, adds "warnings" to the answer of a save.
+	warn func(s *Server, ctx context.Context, orgID string, d store.Doc) ([]scheduleWarning, error)
+}
+
+// savedView is a saved document's view, with the resource's warnings.
+func (s *Server) savedView(ctx context.Context, r docResource, d store.Doc) (json.RawMessage, error) {
+	v := docView(d)
+	if r.warn == nil {
+		return v, nil
+	}
+	ws, err := r.warn(s, ctx, d.OrgID, d)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	_ = json.Unmarshal(v, &m)
+	m["warnings"] = ws
+	return json.Marshal(m)
 }
 
 func (s *Server) docRoutes(api fiber.Router, path string, r docResource) {
@@ -30,17 +47,6 @@ func (s *Server) docRoutes(api fiber.Router, path string, r docResource) {
 	api.Get(path+"/:id", s.getDoc(r))
 	api.Put(path+"/:id", need(store.RoleEditor), s.updateDoc(r))
 	api.Delete(path+"/:id", need(store.RoleEditor), s.deleteDoc(r))
-}
-
-// strict decodes JSON refusing unknown fields, so a misspelt rule is an
-// error rather than silently ignored.
-func strict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalid("request body: " + err.Error())
-	}
-	return nil
 }
 
 func docView(d store.Doc) json.RawMessage {
@@ -54,19 +60,43 @@ func docView(d store.Doc) json.RawMessage {
 	return b
 }
 
-func (s *Server) listDocs(r docResource) fiber.Handler {
+// docCursor reads a documents page's cursor (creation time and id, as
+// listPage made it); "" is the first page.
+func docCursor(after string) (time.Time, string, error) {
+	if after == "" {
+		return time.Time{}, "", nil
+	}
+	created, id, ok := strings.Cut(after, "\x00")
+	at, err := time.Parse(timeKeyLayout, created)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", invalid("cursor is not one this server gave (use next_cursor as it came)")
+	}
+	return at, id, nil
+}
+
+func (s *Server) listDocs(r docResource) fiber.Handler { return s.listDocsAs(r.table, r.table) }
+
+// listDocsAs lists a page of the documents of table under key.
+func (s *Server) listDocsAs(key, table string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := s.timeout()
 		defer cancel()
-		docs, err := s.store.Docs(ctx, r.table, who(c).OrgID)
+		// Only the page is read: documents can be large.
+		limit, after, err := pageParams(c, defaultPageSize, maxPageSize)
 		if err != nil {
 			return err
 		}
-		out := make([]json.RawMessage, 0, len(docs))
-		for _, d := range docs {
-			out = append(out, docView(d))
+		afterCreated, afterID, err := docCursor(after)
+		if err != nil {
+			return err
 		}
-		return c.JSON(fiber.Map{r.table: out})
+		docs, err := s.store.DocsPage(ctx, table, who(c).OrgID, afterCreated, afterID, limit+1)
+		if err != nil {
+			return err
+		}
+		return listPage(c, key, docs, func(d store.Doc) string { return sortKey(timeKey(d.CreatedAt), d.ID) }, false, func(d store.Doc) (any, error) {
+			return docView(d), nil
+		})
 	}
 }
 
@@ -75,9 +105,6 @@ func (s *Server) getDoc(r docResource) fiber.Handler {
 		ctx, cancel := s.timeout()
 		defer cancel()
 		d, err := s.store.Doc(ctx, r.table, who(c).OrgID, c.Params("id"))
-		if errors.Is(err, store.ErrNotFound) {
-			return fail(fiber.StatusNotFound, "not_found", "no such "+r.noun)
-		}
 		if err != nil {
 			return err
 		}
@@ -88,18 +115,28 @@ func (s *Server) getDoc(r docResource) fiber.Handler {
 func (s *Server) createDoc(r docResource) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id := store.NewDocID(r.table)
-		body, err := r.check(s, c, id, c.Body())
+		body, err := r.check(s, c, id)
 		if err != nil {
 			return err
 		}
 		ctx, cancel := s.timeout()
 		defer cancel()
+		release, err := s.preflightDoc(ctx, r.table, who(c).OrgID, id, body, true)
+		if err != nil {
+			return err
+		}
+		defer release()
 		d, err := s.store.CreateDoc(ctx, r.table, store.Doc{ID: id, OrgID: who(c).OrgID, Body: body})
 		if err != nil {
 			return err
 		}
 		s.changed(d.OrgID)
-		return c.Status(fiber.StatusCreated).JSON(docView(d))
+		release() // the warnings below read only
+		v, err := s.savedView(ctx, r, d)
+		if err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusCreated).JSON(v)
 	}
 }
 
@@ -108,19 +145,29 @@ func (s *Server) updateDoc(r docResource) fiber.Handler {
 		id := c.Params("id")
 		ctx, cancel := s.timeout()
 		defer cancel()
-		if _, err := s.store.Doc(ctx, r.table, who(c).OrgID, id); errors.Is(err, store.ErrNotFound) {
-			return fail(fiber.StatusNotFound, "not_found", "no such "+r.noun)
+		if _, err := s.store.Doc(ctx, r.table, who(c).OrgID, id); err != nil {
+			return err
 		}
-		body, err := r.check(s, c, id, c.Body())
+		body, err := r.check(s, c, id)
 		if err != nil {
 			return err
 		}
+		release, err := s.preflightDoc(ctx, r.table, who(c).OrgID, id, body, false)
+		if err != nil {
+			return err
+		}
+		defer release()
 		d, err := s.store.UpdateDoc(ctx, r.table, store.Doc{ID: id, OrgID: who(c).OrgID, Body: body})
 		if err != nil {
 			return err
 		}
 		s.changed(d.OrgID)
-		return c.JSON(docView(d))
+		release() // the warnings below read only
+		v, err := s.savedView(ctx, r, d)
+		if err != nil {
+			return err
+		}
+		return c.JSON(v)
 	}
 }
 
@@ -132,9 +179,6 @@ func (s *Server) deleteDoc(r docResource) fiber.Handler {
 			return err
 		}
 		err := s.store.DeleteDoc(ctx, r.table, who(c).OrgID, c.Params("id"))
-		if errors.Is(err, store.ErrNotFound) {
-			return fail(fiber.StatusNotFound, "not_found", "no such "+r.noun)
-		}
 		if err != nil {
 			return err
 		}
@@ -143,25 +187,43 @@ func (s *Server) deleteDoc(r docResource) fiber.Handler {
 	}
 }
 
-var itemsResource = docResource{table: store.Items, noun: "item", check: (*Server).checkItem}
-var layoutsResource = docResource{table: store.Layouts, noun: "layout", check: (*Server).checkLayout}
-var schedulesResource = docResource{table: store.Schedules, noun: "schedule", check: (*Server).checkSchedule}
+var itemsResource = docResource{table: store.Items, check: (*Server).checkItem}
+var layoutsResource = docResource{table: store.Layouts, check: (*Server).checkLayout}
+var schedulesResource = docResource{table: store.Schedules, check: (*Server).checkSchedule, warn: (*Server).scheduleWarnings}
 
 var mediaKinds = map[playlists.Kind]bool{playlists.KindImage: true, playlists.KindVideo: true, playlists.KindAudio: true}
 
-func (s *Server) checkItem(c *fiber.Ctx, id string, body []byte) ([]byte, error) {
+func (s *Server) checkItem(c *fiber.Ctx, id string) ([]byte, error) {
 	var it itemDoc
-	if err := strict(body, &it); err != nil {
+	if err := decodeJSON(c, &it); err != nil {
 		return nil, err
 	}
 	it.ID = id
+	if err := checkName("name", &it.Name, false); err != nil {
+		return nil, err
+	}
+	if err := checkCount("variants", len(it.Variants), maxVariants); err != nil {
+		return nil, err
+	}
+	if err := checkCount("dayparts", len(it.Dayparts), maxListLen); err != nil {
+		return nil, err
+	}
+	if err := checkTextStyle("text", it.Text); err != nil {
+		return nil, err
+	}
+	if err := checkClockStyle("clock", it.Clock); err != nil {
+		return nil, err
+	}
 	switch it.Kind {
 	case playlists.KindImage, playlists.KindVideo, playlists.KindAudio, playlists.KindWeb, playlists.KindText, playlists.KindClock:
 	default:
 		return nil, invalid("kind must be image, video, audio, web, text or clock")
 	}
-	if it.DurationS < 0 || it.DurationS > 86400 {
-		return nil, invalid("duration_s must be between 0 and 86400 seconds")
+	if it.DurationS != 0 && (it.DurationS < playlists.MinDurationS || it.DurationS > playlists.MaxDurationS) {
+		return nil, invalid(fmt.Sprintf("duration_s must be 0 (the default) or between %d and %d seconds", playlists.MinDurationS, playlists.MaxDurationS))
+	}
+	if it.RefreshS != 0 && (it.RefreshS < playlists.MinDurationS || it.RefreshS > playlists.MaxDurationS) {
+		return nil, invalid(fmt.Sprintf("refresh_s must be 0 (never) or between %d and %d seconds", playlists.MinDurationS, playlists.MaxDurationS))
 	}
 	if len(it.Variants) == 0 && it.Kind != playlists.KindClock {
 		return nil, invalid("variants: give at least one language variant, e.g. {\"vi\": {...}}")
@@ -172,9 +234,18 @@ func (s *Server) checkItem(c *fiber.Ctx, id string, body []byte) ([]byte, error)
 	ctx, cancel := s.timeout()
 	defer cancel()
 	trial := playlists.Item{ID: id, Kind: it.Kind, DurationS: it.DurationS, ValidFrom: it.ValidFrom, ValidUntil: it.ValidUntil,
-		Dayparts: it.Dayparts, DefaultLang: it.DefaultLang, RefreshS: it.RefreshS, Text: it.Text, Clock: it.Clock, Variants: map[string]playlists.Variant{}}
+		Dayparts: it.Dayparts, DefaultLang: it.DefaultLang, RefreshS: it.RefreshS, SameOrigin: it.SameOrigin, Text: it.Text, Clock: it.Clock, Variants: map[string]playlists.Variant{}}
 	for lang, v := range it.Variants {
 		where := fmt.Sprintf("variants[%q]", lang)
+		if err := checkShort("variants: language "+fmt.Sprintf("%q", lang), lang); err != nil {
+			return nil, err
+		}
+		if err := checkLen(where+".text", v.Text, maxTextLen); err != nil {
+			return nil, err
+		}
+		if err := checkLen(where+".url", v.URL, maxURLLen); err != nil {
+			return nil, err
+		}
 		switch {
 		case mediaKinds[it.Kind]:
 			if v.MediaID == "" {
@@ -219,14 +290,34 @@ func (s *Server) checkItem(c *fiber.Ctx, id string, body []byte) ([]byte, error)
 	return json.Marshal(it)
 }
 
-func (s *Server) checkLayout(c *fiber.Ctx, id string, body []byte) ([]byte, error) {
-	var l playlists.Layout
-	if err := strict(body, &l); err != nil {
+// layoutDoc is a layout as the API keeps it: the zones, and the playlist
+// each zone plays by default (a schedule of the layout that names no
+// playlist for a zone plays this one).
+type layoutDoc struct {
+	playlists.Layout
+	Playlists map[string]string `json:"playlists,omitempty"` // zone id → playlist id
+}
+
+func (s *Server) checkLayout(c *fiber.Ctx, id string) ([]byte, error) {
+	var doc layoutDoc
+	if err := decodeJSON(c, &doc); err != nil {
 		return nil, err
 	}
+	l := doc.Layout
 	l.ID = id
+	if err := checkName("name", &l.Name, false); err != nil {
+		return nil, err
+	}
 	if len(l.Zones) == 0 {
 		return nil, invalid("zones: a layout needs at least one zone")
+	}
+	if err := checkCount("zones", len(l.Zones), maxZones); err != nil {
+		return nil, err
+	}
+	for i, z := range l.Zones {
+		if err := checkShort(fmt.Sprintf("zones[%d].id", i), z.ID); err != nil {
+			return nil, err
+		}
 	}
 	for i := range l.Zones {
 		if l.Zones[i].Unit == "" {
@@ -236,7 +327,30 @@ func (s *Server) checkLayout(c *fiber.Ctx, id string, body []byte) ([]byte, erro
 	if err := trialProgram(playlists.Program{Layouts: []playlists.Layout{l}}); err != nil {
 		return nil, err
 	}
-	return json.Marshal(l)
+	if len(doc.Playlists) > 0 {
+		zones := map[string]bool{}
+		for _, z := range l.Zones {
+			zones[z.ID] = true
+		}
+		ctx, cancel := s.timeout()
+		defer cancel()
+		for _, zone := range sortedKeys(doc.Playlists) {
+			pl := doc.Playlists[zone]
+			if !zones[zone] {
+				return nil, invalid("playlists: the layout has no zone " + zone)
+			}
+			if pl == "" {
+				delete(doc.Playlists, zone)
+				continue
+			}
+			if _, err := s.store.Playlist(ctx, who(c).OrgID, pl); errors.Is(err, store.ErrNotFound) {
+				return nil, invalid("playlists." + zone + ": no such playlist: " + pl)
+			} else if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return json.Marshal(layoutDoc{Layout: l, Playlists: doc.Playlists})
 }
 
 // scheduleRequest is a schedule, or the short form {display_id, playlist_id}
@@ -247,13 +361,30 @@ type scheduleRequest struct {
 	PlaylistID string `json:"playlist_id,omitempty"`
 }
 
-func (s *Server) checkSchedule(c *fiber.Ctx, id string, body []byte) ([]byte, error) {
+func (s *Server) checkSchedule(c *fiber.Ctx, id string) ([]byte, error) {
 	var req scheduleRequest
-	if err := strict(body, &req); err != nil {
+	if err := decodeJSON(c, &req); err != nil {
 		return nil, err
 	}
 	sc := req.Schedule
 	sc.ID = id
+	if err := checkName("name", &sc.Name, false); err != nil {
+		return nil, err
+	}
+	for _, l := range []struct {
+		field string
+		n     int
+	}{{"target.display_ids", len(sc.Target.DisplayIDs)}, {"target.cluster_ids", len(sc.Target.ClusterIDs)}, {"target.tags", len(sc.Target.Tags)},
+		{"windows", len(sc.Windows)}, {"except", len(sc.Except)}, {"days", len(sc.Days)}, {"content.zones", len(sc.Content.Zones)}} {
+		if err := checkCount(l.field, l.n, maxListLen); err != nil {
+			return nil, err
+		}
+	}
+	for i, tag := range sc.Target.Tags {
+		if err := checkShort(fmt.Sprintf("target.tags[%d]", i), tag); err != nil {
+			return nil, err
+		}
+	}
 	if req.DisplayID != "" {
 		sc.Target.DisplayIDs = append(sc.Target.DisplayIDs, req.DisplayID)
 	}
@@ -334,9 +465,9 @@ func trialProgram(p playlists.Program) error {
 	return nil
 }
 
-// notInUse refuses to delete an item, playlist or layout that a playlist
-// or schedule still refers to: the displays playing it would be left with
-// a program that cannot be compiled.
+// notInUse refuses to delete a media item, item, playlist or layout that an
+// item, playlist or schedule still refers to: the displays playing it would
+// be left with a program that cannot be compiled.
 func (s *Server) notInUse(ctx context.Context, orgID, id string) error {
 	oc, err := s.loadOrgContent(ctx, orgID)
 	if err != nil {
@@ -346,6 +477,25 @@ func (s *Server) notInUse(ctx context.Context, orgID, id string) error {
 		for _, e := range p.Items {
 			if e.ItemID == id || e.PlaylistID == id || e.MediaID == id {
 				return fail(fiber.StatusConflict, "in_use", "still used by playlist "+p.ID+" ("+p.Name+"); remove it there first")
+			}
+		}
+	}
+	for _, itemID := range sortedKeys(oc.items) {
+		it := oc.items[itemID]
+		for _, lang := range sortedKeys(it.Variants) {
+			if it.Variants[lang].MediaID == id {
+				name := it.Name
+				if name == "" {
+					name = string(it.Kind)
+				}
+				return fail(fiber.StatusConflict, "in_use", "still used by item "+itemID+" ("+name+"); remove it there first")
+			}
+		}
+	}
+	for _, lid := range sortedKeys(oc.layoutPlaylists) {
+		for _, pl := range oc.layoutPlaylists[lid] {
+			if pl == id {
+				return fail(fiber.StatusConflict, "in_use", "still played by default in a zone of layout "+lid+" ("+oc.layouts[lid].Name+"); change that layout first")
 			}
 		}
 	}

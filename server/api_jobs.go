@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,24 +38,19 @@ func viewJob(j store.Job) jobView {
 func (s *Server) listJobs(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
-	list, err := s.store.Jobs(ctx, who(c).OrgID, c.Query("media_id"), 500)
+	list, err := s.store.Jobs(ctx, who(c).OrgID, c.Query("media_id"), maxListed)
 	if err != nil {
 		return err
 	}
-	out := make([]jobView, 0, len(list))
-	for _, j := range list {
-		out = append(out, viewJob(j))
-	}
-	return c.JSON(fiber.Map{"jobs": out})
+	return listPage(c, "jobs", list, func(j store.Job) string { return sortKey(timeKey(j.CreatedAt), j.ID) }, true, func(j store.Job) (any, error) {
+		return viewJob(j), nil
+	})
 }
 
 func (s *Server) getJob(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
 	j, err := s.store.Job(ctx, who(c).OrgID, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such job")
-	}
 	if err != nil {
 		return err
 	}
@@ -68,9 +62,6 @@ func (s *Server) cancelJob(c *fiber.Ctx) error {
 	defer cancel()
 	org := who(c).OrgID
 	j, err := s.store.Job(ctx, org, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such job")
-	}
 	if err != nil {
 		return err
 	}
@@ -92,9 +83,6 @@ func (s *Server) retryMedia(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
 	m, err := s.store.Media(ctx, who(c).OrgID, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such media item")
-	}
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"path/filepath"
@@ -47,11 +47,12 @@ type mediaView struct {
 	Poster      string          `json:"poster_url,omitempty"`
 	Probe       json.RawMessage `json:"probe,omitempty"`
 	Renditions  []renditionView `json:"renditions"`
+	Tags        []string        `json:"tags"`
 }
 
 func (s *Server) mediaView(m store.Media, rends []store.Rendition) mediaView {
 	v := mediaView{ID: m.ID, Filename: m.Filename, Kind: m.Kind, ContentType: m.ContentType, Size: m.Size, Width: m.Width, Height: m.Height,
-		SHA256: m.SHA256, Status: m.Status, Error: m.Error, CreatedAt: m.CreatedAt, DurationS: m.DurationS, Renditions: []renditionView{}}
+		SHA256: m.SHA256, Status: m.Status, Error: m.Error, CreatedAt: m.CreatedAt, DurationS: m.DurationS, Renditions: []renditionView{}, Tags: []string{}}
 	if m.Probe != "" {
 		v.Probe = json.RawMessage(m.Probe)
 	}
@@ -68,8 +69,12 @@ func (s *Server) mediaView(m store.Media, rends []store.Rendition) mediaView {
 }
 
 var imageTypes = map[string]string{
-	"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "bmp": "image/bmp", "tiff": "image/tiff",
+	"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "bmp": "image/bmp", "tiff": "image/tiff", "svg": svgType,
+	"heic": "image/heic", "heif": "image/heif", "avif": "image/avif",
 }
+
+// animTypes are the content types of animated pictures (kind "video").
+var animTypes = map[string]string{"gif": "image/gif", "png": "image/apng", "webp": "image/webp"}
 
 // uploadMedia streams the multipart field "file" to the content-addressed
 // store (never holding it in memory), checks what it is, and queues its
@@ -79,11 +84,7 @@ func (s *Server) uploadMedia(c *fiber.Ctx) error {
 	if err != nil || params["boundary"] == "" {
 		return fail(fiber.StatusBadRequest, "bad_upload", "send the file as multipart/form-data in a field named \"file\"")
 	}
-	body := c.Context().RequestBodyStream()
-	if body == nil {
-		body = bytes.NewReader(c.Body())
-	}
-	mr := multipart.NewReader(body, params["boundary"])
+	mr := multipart.NewReader(uploadBody(c), params["boundary"])
 	var blob media.Blob
 	var filename string
 	for {
@@ -119,6 +120,7 @@ func (s *Server) uploadMedia(c *fiber.Ctx) error {
 	if blob.SHA256 == "" {
 		return fail(fiber.StatusBadRequest, "bad_upload", "no field named \"file\" in the upload")
 	}
+	filename = cleanFilename(filename)
 	if filename == "" || filename == "." || filename == "/" {
 		filename = blob.SHA256[:12]
 	}
@@ -127,8 +129,23 @@ func (s *Server) uploadMedia(c *fiber.Ctx) error {
 	org := who(c).OrgID
 	m, created, err := s.admit(ctx, org, blob, filename)
 	if err != nil {
+		if !s.blobs.Has(blob.SHA256) { // removed with a deleted item of the same bytes meanwhile
+			return fail(fiber.StatusConflict, "retry", filename+": the same file was being deleted; upload it again")
+		}
+		s.dropUnused(blob.SHA256) // a refused upload leaves nothing behind
 		return err
 	}
+	status, view, err := s.uploaded(ctx, m, created)
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(view)
+}
+
+// uploaded finishes an admitted upload (multipart or tus): counts it,
+// starts its renditions when it is new, and answers the item with 201
+// (new) or 200 (bytes the library already had).
+func (s *Server) uploaded(ctx context.Context, m store.Media, created bool) (int, mediaView, error) {
 	status := fiber.StatusOK
 	if created {
 		status = fiber.StatusCreated
@@ -140,45 +157,29 @@ func (s *Server) uploadMedia(c *fiber.Ctx) error {
 	}
 	rends, err := s.store.Renditions(ctx, m.ID)
 	if err != nil {
-		return err
+		return 0, mediaView{}, err
 	}
-	return c.Status(status).JSON(s.mediaView(m, rends))
+	return status, s.mediaView(m, rends), nil
 }
 
-// dropUnreferenced removes a blob that no media item refers to (a refused upload).
-func (s *Server) dropUnreferenced(sha string) {
+// dropUnused removes a file that no item holds as its original or as a
+// rendition (a refused upload, a deleted item's files).
+func (s *Server) dropUnused(sha string) {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
 	ctx, cancel := s.timeout()
 	defer cancel()
-	if used, err := s.store.AnyMediaWithSHA(ctx, sha); err == nil && !used {
-		_ = s.blobs.Remove(sha)
-	}
-}
-
-func (s *Server) listMedia(c *fiber.Ctx) error {
-	ctx, cancel := s.timeout()
-	defer cancel()
-	list, err := s.store.MediaList(ctx, who(c).OrgID)
-	if err != nil {
-		return err
-	}
-	out := make([]mediaView, 0, len(list))
-	for _, m := range list {
-		rends, err := s.store.Renditions(ctx, m.ID)
-		if err != nil {
-			return err
+	if used, err := s.store.FileInUse(ctx, sha); err == nil && !used {
+		if err := s.blobs.Remove(sha); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("remove unused file", "sha256", sha, "err", err)
 		}
-		out = append(out, s.mediaView(m, rends))
 	}
-	return c.JSON(fiber.Map{"media": out})
 }
 
 func (s *Server) getMedia(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
 	m, err := s.store.Media(ctx, who(c).OrgID, c.Params("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fiber.StatusNotFound, "not_found", "no such media item")
-	}
 	if err != nil {
 		return err
 	}
@@ -187,6 +188,85 @@ func (s *Server) getMedia(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(s.mediaView(m, rends))
+}
+
+// deleteMedia removes an item that nothing plays: its jobs are cancelled,
+// and its original and renditions are deleted unless another item (of any
+// organisation: files are shared by content) holds the same bytes.
+func (s *Server) deleteMedia(c *fiber.Ctx) error {
+	ctx, cancel := s.timeout()
+	defer cancel()
+	org, id := who(c).OrgID, c.Params("id")
+	if _, err := s.store.Media(ctx, org, id); err != nil {
+		return err
+	}
+	if err := s.notInUse(ctx, org, id); err != nil {
+		return err
+	}
+	if err := s.removeMedia(ctx, org, id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// removeMedia deletes an item the caller found unused: its queued and
+// running jobs are cancelled, then the item and the files nothing else
+// holds.
+func (s *Server) removeMedia(ctx context.Context, org, id string) error {
+	jobs, err := s.store.Jobs(ctx, org, id, 100)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if j.Status == store.JobQueued || j.Status == store.JobRunning {
+			if _, err := s.store.CancelJob(ctx, org, j.ID); err != nil {
+				return err
+			}
+			s.jobs.cancel(j.ID)
+		}
+	}
+	shas, err := s.store.DeleteMedia(ctx, org, id)
+	if errors.Is(err, store.ErrConflict) {
+		return fail(fiber.StatusConflict, "in_use", "a playlist started to use it just now; remove it there first")
+	}
+	if err != nil {
+		return err
+	}
+	for _, sha := range shas {
+		s.dropUnused(sha)
+	}
+	s.events.publish(org, Event{Type: "media", Data: map[string]string{"id": id, "status": "deleted"}})
+	return nil
+}
+
+// mediaOriginal downloads an item's original as uploaded, with Range.
+func (s *Server) mediaOriginal(c *fiber.Ctx) error {
+	ctx, cancel := s.timeout()
+	defer cancel()
+	m, err := s.store.Media(ctx, who(c).OrgID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if !s.blobs.Has(m.SHA256) {
+		return fail(fiber.StatusNotFound, "not_found", "the original of "+m.ID+" is missing from the media store")
+	}
+	c.Set(fiber.HeaderContentDisposition, attachment(m.Filename, m.SHA256))
+	return s.sendBlob(c, m.SHA256, m.ContentType)
+}
+
+// attachment is a Content-Disposition that saves the file under its name
+// (RFC 2231 encoded when it is not ASCII; control characters dropped).
+func attachment(name, sha string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name}); v != "" && name != "" {
+		return v
+	}
+	return `attachment; filename="` + sha[:12] + `"`
 }
 
 // sendBlob serves a content-addressed file with Range support; the ETag is
@@ -230,6 +310,17 @@ func (s *Server) serveOrgFile(c *fiber.Ctx, orgID string) error {
 	return s.sendBlob(c, sha, ct)
 }
 
+// createMedia records an uploaded item unless its file was removed (as a
+// deleted item's, with the same bytes) since it was stored.
+func (s *Server) createMedia(ctx context.Context, m store.Media) (store.Media, bool, error) {
+	s.fileMu.RLock()
+	defer s.fileMu.RUnlock()
+	if !s.blobs.Has(m.SHA256) {
+		return store.Media{}, false, errors.New("stored file removed")
+	}
+	return s.store.CreateMedia(ctx, m)
+}
+
 // admit checks what an upload is and records it: images are decoded in
 // full now; anything else is probed by the media worker and, if it is
 // video or audio, queued for transcoding. A refused upload leaves nothing
@@ -237,13 +328,13 @@ func (s *Server) serveOrgFile(c *fiber.Ctx, orgID string) error {
 func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filename string) (store.Media, bool, error) {
 	path := s.blobs.Path(blob.SHA256)
 	info, err := media.CheckImage(path, s.cfg.ImageLimits)
-	if err == nil {
+	anim := info.Animation // an animated GIF, PNG or WebP: played as video
+	if err == nil && anim == nil {
 		w, h := info.DisplaySize()
-		return s.store.CreateMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename,
+		return s.createMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename,
 			ContentType: imageTypes[info.Format], Kind: "image", Size: blob.Size, Width: w, Height: h, Status: store.MediaProcessing})
 	}
 	refuse := func(status int, code, msg string) (store.Media, bool, error) {
-		s.dropUnreferenced(blob.SHA256)
 		s.m.uploads.WithLabelValues("rejected").Inc()
 		return store.Media{}, false, fail(status, code, filename+": "+msg)
 	}
@@ -252,14 +343,22 @@ func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filen
 		return refuse(fiber.StatusUnprocessableEntity, "image_too_large", err.Error())
 	case errors.Is(err, media.ErrCorrupt):
 		return refuse(fiber.StatusUnprocessableEntity, "corrupt_media", err.Error())
-	case !errors.Is(err, media.ErrNotImage):
+	case errors.Is(err, media.ErrUnsupported):
+		return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", err.Error())
+	case err != nil && !errors.Is(err, media.ErrNotImage):
 		return store.Media{}, false, err
 	}
 	// Not an image: video or audio?
 	if existing, err := s.store.MediaBySHA(ctx, orgID, blob.SHA256); err == nil {
 		return existing, false, nil
 	}
+	if anim == nil && media.LooksLikeSVG(path) {
+		return s.admitSVG(ctx, orgID, blob, filename)
+	}
 	if s.cfg.MediaWorker == nil {
+		if anim != nil {
+			return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", "not supported: animated pictures are played as video, and this server has no media worker")
+		}
 		return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", media.ErrNotImage.Error())
 	}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -273,12 +372,12 @@ func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filen
 				return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", "not a supported image, video or audio file ("+we.Message+")")
 			case worker.CodeTruncated, worker.CodeCorrupt, worker.CodeAbsurd, worker.CodeNoVideo:
 				// A damaged video or audio file is kept as a failed item, so
-				// the console shows what went wrong with it.
+				// the media list shows what went wrong with it.
 				kind := "video"
 				if strings.HasPrefix(contentTypes[strings.ToLower(filepath.Ext(filename))], "audio/") {
 					kind = "audio"
 				}
-				if _, _, err := s.store.CreateMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename, ContentType: mediaContentType(kind, filename),
+				if _, _, err := s.createMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename, ContentType: mediaContentType(kind, filename),
 					Kind: kind, Size: blob.Size, Status: store.MediaFailed, Error: we.Message}); err != nil {
 					return store.Media{}, false, err
 				}
@@ -312,9 +411,18 @@ func (s *Server) admit(ctx context.Context, orgID string, blob media.Blob, filen
 	if kind == "" {
 		return refuse(fiber.StatusUnsupportedMediaType, "unsupported_media", "the file has neither video nor audio")
 	}
-	ct := mediaContentType(kind, filename)
-	m, created, err := s.store.CreateMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename, ContentType: ct, Kind: kind,
-		Size: blob.Size, Width: w, Height: h, Status: store.MediaProcessing, Probe: string(res.Info), DurationS: res.Duration})
+	ct, dur := mediaContentType(kind, filename), res.Duration
+	if anim != nil {
+		if kind != "video" {
+			return refuse(fiber.StatusUnprocessableEntity, "corrupt_media", "the animation is damaged: no frame could be decoded")
+		}
+		// The container may not say how long it plays (APNG), and an
+		// animated WebP is probed from its first frames: the frames'
+		// own durations tell.
+		ct, w, h, dur = animTypes[info.Format], anim.Width, anim.Height, anim.Duration
+	}
+	m, created, err := s.createMedia(ctx, store.Media{OrgID: orgID, SHA256: blob.SHA256, Filename: filename, ContentType: ct, Kind: kind,
+		Size: blob.Size, Width: w, Height: h, Status: store.MediaProcessing, Probe: string(res.Info), DurationS: dur})
 	if err != nil || !created {
 		return m, created, err
 	}
@@ -336,7 +444,7 @@ var contentTypes = map[string]string{
 }
 
 // mediaContentType names an original's type from its kind and extension
-// (players never get originals; this is for the console and the API).
+// (players never get originals; this is for API clients and downloads).
 func mediaContentType(kind, filename string) string {
 	if t, ok := contentTypes[strings.ToLower(filepath.Ext(filename))]; ok && strings.HasPrefix(t, kind) {
 		return t

@@ -103,7 +103,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 	var extra []string
 	for k := range documented {
-		if !routed[k] {
+		// fiber routes HEAD with every GET, so routed HEADs are not
+		// listed; a documented HEAD (the tus offset) is taken as routed.
+		if !routed[k] && !strings.HasPrefix(k, "HEAD ") {
 			extra = append(extra, k)
 		}
 	}

@@ -142,27 +142,44 @@ func (s *Server) renderOrg(orgID string) error {
 		if len(need) == 0 {
 			if m.Status != store.MediaReady {
 				_ = s.store.SetMediaStatus(ctx, m.ID, store.MediaReady, "")
+				s.events.publish(m.OrgID, Event{Type: "media", Data: map[string]string{"id": m.ID, "status": store.MediaReady}})
 			}
 			continue
 		}
 		start := time.Now()
-		out, err := media.RenderImage(s.blobs.Path(m.SHA256), need, s.cfg.ImageLimits)
+		var out []media.Rendition
+		if m.ContentType == svgType {
+			out, err = s.renderSVG(ctx, m, need)
+		} else {
+			out, err = media.RenderImage(s.blobs.Path(m.SHA256), need, s.cfg.ImageLimits)
+		}
 		if err != nil {
 			s.log.Warn("image rendition failed", "media", m.ID, "err", err)
 			_ = s.store.SetMediaStatus(ctx, m.ID, store.MediaFailed, err.Error())
+			s.events.publish(m.OrgID, Event{Type: "media", Data: map[string]string{"id": m.ID, "status": store.MediaFailed}})
 			continue
 		}
 		s.m.renditions.Observe(time.Since(start).Seconds())
+		gone := false
 		for i, r := range out {
 			b, err := s.blobs.PutBytes(r.Data)
 			if err != nil {
 				return fmt.Errorf("store rendition: %w", err)
 			}
-			if err := s.store.PutRendition(ctx, store.Rendition{MediaID: m.ID, Profile: names[i], Width: r.Width, Height: r.Height, SHA256: b.SHA256, Size: b.Size, ContentType: r.ContentType}); err != nil {
+			if err := s.putRendition(ctx, store.Rendition{MediaID: m.ID, Profile: names[i], Width: r.Width, Height: r.Height, SHA256: b.SHA256, Size: b.Size, ContentType: r.ContentType}); err != nil {
+				if _, err2 := s.store.Media(ctx, m.OrgID, m.ID); errors.Is(err2, store.ErrNotFound) {
+					gone = true // deleted meanwhile: the other items still get theirs
+					break
+				}
 				return err
 			}
 		}
+		if gone {
+			continue
+		}
 		_ = s.store.SetMediaStatus(ctx, m.ID, store.MediaReady, "")
+		// The console's library shows the state live.
+		s.events.publish(m.OrgID, Event{Type: "media", Data: map[string]string{"id": m.ID, "status": store.MediaReady}})
 		s.log.Info("renditions ready", "media", m.ID, "profiles", len(out), "ms", time.Since(start).Milliseconds())
 	}
 	return nil
@@ -210,24 +227,38 @@ func (s *Server) refreshDisplay(displayID string) error {
 }
 
 // publish compiles a display's manifest and, if what it should play
-// changed, stores it under the next version, signs it and pushes it.
-func (s *Server) publish(ctx context.Context, oc *orgContent, d store.Display) error {
+// changed, stores it under the next version, signs it and pushes it. A
+// manifest that cannot be compiled or sent leaves the display on its last
+// one, with the reason in its manifest state.
+func (s *Server) publish(ctx context.Context, oc *orgContent, d store.Display) (err error) {
+	defer func() {
+		// A bug met compiling one display's program must not stop the
+		// others' (nor the server: this runs outside any request).
+		if r := recover(); r != nil {
+			err = fmt.Errorf("compile manifest for %s: internal error: %v", d.ID, r)
+			s.mstate.set(d.ID, err.Error())
+		}
+	}()
 	m, err := s.compile(oc, d, time.Now())
 	if err != nil {
+		s.mstate.set(d.ID, err.Error())
 		return fmt.Errorf("compile manifest for %s: %w", d.ID, err)
 	}
 	body, _ := json.Marshal(m)
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
 	if hash == d.ManifestHash {
+		s.mstate.set(d.ID, "")
 		return nil
 	}
 	m.Version = d.ManifestVersion + 1
 	m.IssuedAt = time.Now().UTC()
-	signed, err := protocol.SignManifest(s.key, m)
+	signed, err := signManifest(s.key, m)
 	if err != nil {
-		return err
+		s.mstate.set(d.ID, err.Error())
+		return fmt.Errorf("manifest for %s: %w", d.ID, err)
 	}
+	s.mstate.set(d.ID, "")
 	sm := store.SignedManifest{Version: m.Version, Hash: hash, Payload: signed.Payload, Signature: signed.Signature}
 	ok, err := s.store.SaveManifest(ctx, d.ID, sm)
 	if err != nil || !ok {
@@ -241,7 +272,8 @@ func (s *Server) publish(ctx context.Context, oc *orgContent, d store.Display) e
 // compile builds the manifest (without version and time) for a display:
 // its program and the files it needs over the prefetch window.
 func (s *Server) compile(oc *orgContent, d store.Display, now time.Time) (protocol.Manifest, error) {
-	prog, files := s.compileProgram(oc, d, now)
+	cp, files := s.compileProgram(oc, d, now)
+	prog := cp.Program()
 	if err := prog.Validate(); err != nil {
 		return protocol.Manifest{}, fmt.Errorf("program does not validate: %w", err)
 	}

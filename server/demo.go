@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"beacon/playlists"
 	"beacon/server/auth"
@@ -57,8 +58,9 @@ func (s *Server) SeedDemo(ctx context.Context, playerDir string) (DemoResult, er
 		return DemoResult{}, err
 	}
 	// The demo square runs all day, so the demo shows something whenever it
-	// is started; real clusters default to 07:00–22:00.
-	hours, _ := json.Marshal([]playlists.Window{{Start: "00:00", End: "00:00"}})
+	// is started; real clusters default to 07:00–22:00. The ticker states
+	// these hours (hoursText), so the two cannot disagree.
+	hours, _ := json.Marshal(demoHours)
 	cluster, err := s.store.CreateCluster(ctx, store.Cluster{OrgID: org.ID, Name: "Demo square", Location: "Demo",
 		Timezone: playlists.DefaultTimezone, Hours: string(hours), Holidays: "[]"})
 	if err != nil {
@@ -91,7 +93,7 @@ func (s *Server) SeedDemo(ctx context.Context, playerDir string) (DemoResult, er
 		if err != nil {
 			return DemoResult{}, err
 		}
-		content, err := s.demoLayout(ctx, org.ID, pl.ID)
+		content, err := s.demoLayout(ctx, org.ID, pl.ID, demoHours)
 		if err != nil {
 			return DemoResult{}, err
 		}
@@ -107,17 +109,18 @@ func (s *Server) SeedDemo(ctx context.Context, playerDir string) (DemoResult, er
 
 // demoLayout makes the demo's three-zone layout: the image loop, a
 // bilingual ticker along the bottom and a clock in the corner.
-func (s *Server) demoLayout(ctx context.Context, orgID, loopID string) (playlists.Content, error) {
+func (s *Server) demoLayout(ctx context.Context, orgID, loopID string, hours []playlists.Window) (playlists.Content, error) {
 	put := func(table string, v any) (string, error) {
 		id := store.NewDocID(table)
 		body, _ := json.Marshal(v)
 		_, err := s.store.CreateDoc(ctx, table, store.Doc{ID: id, OrgID: orgID, Body: body})
 		return id, err
 	}
+	vi, en := hoursText(hours)
 	ticker, err := put(store.Items, itemDoc{Kind: playlists.KindText, Name: "Welcome ticker", DurationS: 60, DefaultLang: "vi",
 		Variants: map[string]variantDoc{
-			"vi": {Text: "Chào mừng quý khách đến với cụm thông tin đối ngoại — màn hình hoạt động từ 07:00 đến 22:00 hằng ngày"},
-			"en": {Text: "Welcome to the external-information cluster — screens run from 07:00 to 22:00 every day"}},
+			"vi": {Text: "Chào mừng quý khách đến với cụm thông tin đối ngoại — màn hình hoạt động " + vi},
+			"en": {Text: "Welcome to the external-information cluster — screens run " + en}},
 		Text: &playlists.TextStyle{Scroll: true, Color: "#ffffff", Background: "#0b3d91", SpeedPxS: 120}})
 	if err != nil {
 		return playlists.Content{}, err
@@ -144,6 +147,23 @@ func (s *Server) demoLayout(ctx context.Context, orgID, loopID string) (playlist
 		return playlists.Content{}, err
 	}
 	return playlists.Content{LayoutID: layout, Zones: map[string]string{"main": loopID, "ticker": ids[0], "clock": ids[1]}}, nil
+}
+
+// demoHours are the demo cluster's operating hours: all day.
+var demoHours = []playlists.Window{{Start: "00:00", End: "00:00"}}
+
+// hoursText says a cluster's daily operating hours in Vietnamese and
+// English, for the demo ticker.
+func hoursText(hours []playlists.Window) (vi, en string) {
+	if len(hours) == 1 && hours[0].Start == hours[0].End {
+		return "suốt ngày đêm", "around the clock"
+	}
+	var vs, es []string
+	for _, w := range hours {
+		vs = append(vs, "từ "+string(w.Start)+" đến "+string(w.End))
+		es = append(es, "from "+string(w.Start)+" to "+string(w.End))
+	}
+	return strings.Join(vs, " và ") + " hằng ngày", strings.Join(es, " and ") + " every day"
 }
 
 // pairLocalPlayer makes a player identity in dir and registers it as a

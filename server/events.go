@@ -37,6 +37,13 @@ func (e *events) publish(orgID string, ev Event) {
 	}
 }
 
+// listening reports whether anyone listens to an organisation's events.
+func (e *events) listening(orgID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.subs[orgID]) > 0
+}
+
 func (e *events) subscribe(orgID string) (chan Event, func()) {
 	ch := make(chan Event, 64)
 	e.mu.Lock()

@@ -174,8 +174,11 @@ func (r *jobRunner) do(ctx context.Context, j store.Job) error {
 		if err != nil {
 			return err
 		}
-		if len(need) == 0 {
-			return s.makePoster(ctx, m, outDir)
+		if len(need) == 0 { // no display needs a video rendition yet: the poster is all there is to make
+			if err := s.makePoster(ctx, m, outDir); err != nil {
+				return err
+			}
+			return s.store.SetMediaStatus(ctx, m.ID, store.MediaReady, "")
 		}
 		for name, p := range need {
 			job.Profiles = append(job.Profiles, p)
@@ -243,10 +246,25 @@ func (s *Server) storeOutput(ctx context.Context, mediaID, profile string, o wor
 	} else if profile == posterProfile {
 		ct = "image/jpeg"
 	}
-	return s.store.PutRendition(ctx, store.Rendition{MediaID: mediaID, Profile: profile, Width: o.Width, Height: o.Height, SHA256: b.SHA256, Size: b.Size, ContentType: ct})
+	return s.putRendition(ctx, store.Rendition{MediaID: mediaID, Profile: profile, Width: o.Width, Height: o.Height, SHA256: b.SHA256, Size: b.Size, ContentType: ct})
 }
 
-// posterProfile names a video's poster frame (for the console).
+// putRendition records a rendition whose file is stored; if that fails
+// (the item was deleted meanwhile) the file is not left behind.
+func (s *Server) putRendition(ctx context.Context, r store.Rendition) error {
+	s.fileMu.RLock()
+	err := errors.New("the rendition file was removed as unused while being recorded")
+	if s.blobs.Has(r.SHA256) {
+		err = s.store.PutRendition(ctx, r)
+	}
+	s.fileMu.RUnlock()
+	if err != nil {
+		s.dropUnused(r.SHA256)
+	}
+	return err
+}
+
+// posterProfile names a video's poster frame (poster_url in the media view).
 const posterProfile = "poster"
 
 func (s *Server) makePoster(ctx context.Context, m store.Media, outDir string) error {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 
 	"beacon/playlists"
 	"beacon/protocol"
+	"beacon/server"
+	"beacon/server/players"
 	"beacon/server/servertest"
 )
 
@@ -25,8 +28,11 @@ type rawPlayer struct {
 	t      *testing.T
 	conn   *websocket.Conn
 	priv   ed25519.PrivateKey
-	frames chan []byte // everything the server sent, in order
-	closed chan error  // the read error that ended the connection
+	nonce  []byte       // hello nonce of the last handshake
+	token  string       // session token from paired (pairWith)
+	frames chan []byte  // everything the server sent, in order
+	closed chan error   // the read error that ended the connection
+	pings  atomic.Int32 // WebSocket pings from the server (each answered)
 }
 
 func dialRaw(t *testing.T, s *servertest.Server, priv ed25519.PrivateKey) *rawPlayer {
@@ -44,6 +50,11 @@ func dialRaw(t *testing.T, s *servertest.Server, priv ed25519.PrivateKey) *rawPl
 	}
 	t.Cleanup(func() { conn.Close() })
 	p := &rawPlayer{t: t, conn: conn, priv: priv, frames: make(chan []byte, 1000), closed: make(chan error, 1)}
+	conn.SetPingHandler(func(data string) error {
+		p.pings.Add(1)
+		_ = conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		return nil
+	})
 	go func() {
 		for {
 			_, frame, err := conn.ReadMessage()
@@ -59,6 +70,13 @@ func dialRaw(t *testing.T, s *servertest.Server, priv ed25519.PrivateKey) *rawPl
 
 // next returns the next frame, or the error that closed the connection.
 func (p *rawPlayer) next(within time.Duration) ([]byte, error) {
+	// Frames read before the close come first: a select over both
+	// channels would pick at random when both are ready.
+	select {
+	case f := <-p.frames:
+		return f, nil
+	default:
+	}
 	select {
 	case f := <-p.frames:
 		return f, nil
@@ -114,10 +132,22 @@ func (p *rawPlayer) expect(typ string, body any) protocol.Envelope {
 
 func (p *rawPlayer) handshake(heldVersion int64) protocol.Envelope {
 	p.t.Helper()
-	p.send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 1, PublicKey: p.priv.Public().(ed25519.PublicKey), ManifestVersion: heldVersion})
+	return p.handshakeAs("", heldVersion)
+}
+
+// handshakeAs is handshake with the display id the player remembers.
+func (p *rawPlayer) handshakeAs(displayID string, heldVersion int64) protocol.Envelope {
+	p.t.Helper()
+	pub := p.priv.Public().(ed25519.PublicKey)
+	p.nonce = make([]byte, protocol.NonceSize)
+	_, _ = rand.Read(p.nonce)
+	p.send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 1, PublicKey: pub, DisplayID: displayID, ManifestVersion: heldVersion, Nonce: p.nonce})
 	var ch protocol.Challenge
 	p.expect(protocol.TypeChallenge, &ch)
-	p.send(protocol.TypeAuth, protocol.SignAuth(p.priv, ch.Nonce))
+	if err := protocol.VerifyChallenge(ch.ServerKey, pub, p.nonce, ch); err != nil {
+		p.t.Fatalf("challenge: %v", err)
+	}
+	p.send(protocol.TypeAuth, protocol.SignAuth(p.priv, ch))
 	for {
 		frame, err := p.next(5 * time.Second)
 		if err != nil {
@@ -152,7 +182,7 @@ func TestPairingClaimAndFileDownload(t *testing.T) {
 	}
 	var pairing protocol.Pairing
 	_ = env.DecodeBody(&pairing)
-	if len(pairing.Code) != 6 {
+	if len(pairing.Code) != players.PairingCodeLen {
 		t.Fatalf("pairing code %q", pairing.Code)
 	}
 	var disp struct{ ID string }
@@ -288,15 +318,163 @@ func TestPairingClaimAndFileDownload(t *testing.T) {
 	})
 }
 
+// A player re-sends an incident whose ack it did not see, with a new
+// envelope id, after reconnecting: the server acknowledges every copy and
+// stores it once.
+func TestIncidentAckedAndDeduplicated(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	p := dialRaw(t, s, nil)
+	var pairing protocol.Pairing
+	if env := p.handshake(0); env.Type != protocol.TypePairing || env.DecodeBody(&pairing) != nil {
+		t.Fatalf("handshake: %s", env.Type)
+	}
+	var disp struct{ ID string }
+	if code := s.Do("POST", "/api/v1/displays/claim", map[string]any{"code": pairing.Code, "name": "Lobby", "width": 384, "height": 192}, &disp); code != 201 {
+		t.Fatalf("claim: %d", code)
+	}
+	p.expect(protocol.TypePaired, nil)
+	inc := protocol.Incident{Kind: protocol.IncidentHashMismatch, Message: "sha256 differs", SHA256: strings.Repeat("ab", 32), ManifestVersion: 3}
+	count := func() int {
+		var list struct {
+			Incidents []struct{ Kind string } `json:"incidents"`
+		}
+		s.Do("GET", "/api/v1/incidents", nil, &list)
+		return len(list.Incidents)
+	}
+	ackFor := func(p *rawPlayer, id string) {
+		t.Helper()
+		for {
+			var a protocol.Ack
+			p.expect(protocol.TypeAck, &a)
+			if a.Ref == id {
+				return
+			}
+		}
+	}
+	ackFor(p, p.send(protocol.TypeIncident, inc))
+	if n := count(); n != 1 {
+		t.Fatalf("%d incidents stored after the first send, want 1", n)
+	}
+	// The connection drops; the player re-sends on the next session.
+	p.conn.Close()
+	p2 := dialRaw(t, s, p.priv)
+	if env := p2.handshake(0); env.Type != protocol.TypeAuthOK {
+		t.Fatalf("reconnect: %s", env.Type)
+	}
+	ackFor(p2, p2.send(protocol.TypeIncident, inc))
+	ackFor(p2, p2.send(protocol.TypeIncident, inc))
+	if n := count(); n != 1 {
+		t.Fatalf("%d incidents stored after two re-sends, want 1", n)
+	}
+	// A different incident is stored.
+	other := inc
+	other.SHA256 = strings.Repeat("cd", 32)
+	ackFor(p2, p2.send(protocol.TypeIncident, other))
+	if n := count(); n != 2 {
+		t.Fatalf("%d incidents stored after a new one, want 2", n)
+	}
+}
+
+// closeCode reads until the connection ends and returns its close code.
+func (p *rawPlayer) closeCode(t *testing.T) int {
+	t.Helper()
+	for {
+		_, err := p.next(5 * time.Second)
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		t.Fatalf("connection ended without a close frame: %v", err)
+	}
+}
+
+// Every close code the server uses, as docs/protocol.md §9 lists them.
+func TestCloseCodes(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	t.Run("binary frame after pairing: 1003", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		if env := p.handshake(0); env.Type != protocol.TypePairing {
+			t.Fatal(env.Type)
+		}
+		_ = p.conn.WriteMessage(websocket.BinaryMessage, []byte("junk"))
+		if c := p.closeCode(t); c != websocket.CloseUnsupportedData {
+			t.Fatalf("closed with %d, want 1003", c)
+		}
+	})
+	t.Run("binary frame before hello: 1003", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		_ = p.conn.WriteMessage(websocket.BinaryMessage, []byte("junk"))
+		if c := p.closeCode(t); c != websocket.CloseUnsupportedData {
+			t.Fatalf("closed with %d, want 1003", c)
+		}
+	})
+	t.Run("malformed frame before hello: error malformed, 1008", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		_ = p.sendRaw([]byte("{{{ not json"))
+		var e protocol.ErrorBody
+		p.expect(protocol.TypeError, &e)
+		if e.Code != protocol.CodeMalformed {
+			t.Fatalf("got %+v", e)
+		}
+		if c := p.closeCode(t); c != websocket.ClosePolicyViolation {
+			t.Fatalf("closed with %d, want 1008", c)
+		}
+	})
+	t.Run("first frame not hello: unexpected_message, 1008", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		p.send(protocol.TypeHeartbeat, protocol.Heartbeat{State: "pairing"})
+		var e protocol.ErrorBody
+		p.expect(protocol.TypeError, &e)
+		if e.Code != protocol.CodeUnexpected {
+			t.Fatalf("got %+v", e)
+		}
+		if c := p.closeCode(t); c != websocket.ClosePolicyViolation {
+			t.Fatalf("closed with %d, want 1008", c)
+		}
+	})
+	t.Run("unknown version: unsupported_version, 1008", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		p.send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 2, PublicKey: p.priv.Public().(ed25519.PublicKey)})
+		var e protocol.ErrorBody
+		p.expect(protocol.TypeError, &e)
+		if e.Code != protocol.CodeBadVersion {
+			t.Fatalf("got %+v", e)
+		}
+		if c := p.closeCode(t); c != websocket.ClosePolicyViolation {
+			t.Fatalf("closed with %d, want 1008", c)
+		}
+	})
+	t.Run("bad auth: auth_failed, 1008", func(t *testing.T) {
+		p := dialRaw(t, s, nil)
+		p.send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 1, PublicKey: p.priv.Public().(ed25519.PublicKey)})
+		var ch protocol.Challenge
+		p.expect(protocol.TypeChallenge, &ch)
+		_, other, _ := ed25519.GenerateKey(rand.Reader)
+		p.send(protocol.TypeAuth, protocol.SignAuth(other, ch))
+		var e protocol.ErrorBody
+		p.expect(protocol.TypeError, &e)
+		if e.Code != protocol.CodeAuthFailed {
+			t.Fatalf("got %+v", e)
+		}
+		if c := p.closeCode(t); c != websocket.ClosePolicyViolation {
+			t.Fatalf("closed with %d, want 1008", c)
+		}
+	})
+}
+
 func TestProtocolErrors(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
 
 	t.Run("bad signature", func(t *testing.T) {
 		p := dialRaw(t, s, nil)
 		p.send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 1, PublicKey: p.priv.Public().(ed25519.PublicKey)})
-		p.expect(protocol.TypeChallenge, nil)
+		var ch protocol.Challenge
+		p.expect(protocol.TypeChallenge, &ch)
 		_, other, _ := ed25519.GenerateKey(rand.Reader)
-		p.send(protocol.TypeAuth, protocol.SignAuth(other, make([]byte, 32)))
+		p.send(protocol.TypeAuth, protocol.SignAuth(other, ch))
 		var e protocol.ErrorBody
 		p.expect(protocol.TypeError, &e)
 		if e.Code != protocol.CodeAuthFailed {
@@ -349,4 +527,24 @@ func TestProtocolErrors(t *testing.T) {
 			t.Fatal(env.Type)
 		}
 	})
+}
+
+// Idle sessions, paired or showing a pairing code, are pinged by the
+// server's pinger through their send queues, and a session whose writer
+// ended with its queue empty writes again when the next frame comes.
+func TestIdleSessionsArePinged(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	paired, _ := pairWith(t, s, s.Token, withOverride, nil)
+	pairing := dialRaw(t, s, nil)
+	if env := pairing.helloWith(withOverride); env.Type != protocol.TypePairing {
+		t.Fatalf("got %s, want pairing", env.Type)
+	}
+	server.SetPlayerPingInterval(s.Server, 300*time.Millisecond)
+	servertest.Eventually(t, 20*time.Second, "three pings each", func() bool {
+		return paired.pings.Load() >= 3 && pairing.pings.Load() >= 3
+	})
+	o := trigger(t, s, s.Token, smallest)
+	if spec := expectOverride(t, s, paired); spec.ID != o.ID {
+		t.Fatalf("got %s, want %s", spec.ID, o.ID)
+	}
 }

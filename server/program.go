@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -30,6 +31,7 @@ type itemDoc struct {
 	Variants    map[string]variantDoc `json:"variants"`
 	DefaultLang string                `json:"default_lang"`
 	RefreshS    float64               `json:"refresh_s,omitempty"`
+	SameOrigin  bool                  `json:"same_origin,omitempty"`
 	Text        *playlists.TextStyle  `json:"text,omitempty"`
 	Clock       *playlists.ClockStyle `json:"clock,omitempty"`
 }
@@ -49,18 +51,21 @@ type playlistOptions struct {
 // orgContent is everything of an organisation a program can refer to,
 // loaded once per compilation pass.
 type orgContent struct {
-	clusters   map[string]store.Cluster
-	items      map[string]itemDoc
-	playlists  map[string]store.Playlist
-	layouts    map[string]playlists.Layout
-	schedules  []playlists.Schedule
-	media      map[string]store.Media
-	renditions map[string][]store.Rendition // by media id
+	clusters  map[string]store.Cluster
+	items     map[string]itemDoc
+	playlists map[string]store.Playlist
+	layouts   map[string]playlists.Layout
+	// layoutPlaylists: the playlist each zone of a layout plays when a
+	// schedule names none for it (layout id → zone id → playlist id).
+	layoutPlaylists map[string]map[string]string
+	schedules       []playlists.Schedule
+	media           map[string]store.Media
+	renditions      map[string][]store.Rendition // by media id
 }
 
 func (s *Server) loadOrgContent(ctx context.Context, orgID string) (*orgContent, error) {
 	oc := &orgContent{clusters: map[string]store.Cluster{}, items: map[string]itemDoc{}, playlists: map[string]store.Playlist{},
-		layouts: map[string]playlists.Layout{}, media: map[string]store.Media{}, renditions: map[string][]store.Rendition{}}
+		layouts: map[string]playlists.Layout{}, layoutPlaylists: map[string]map[string]string{}, media: map[string]store.Media{}, renditions: map[string][]store.Rendition{}}
 	cl, err := s.store.Clusters(ctx, orgID)
 	if err != nil {
 		return nil, err
@@ -97,6 +102,12 @@ func (s *Server) loadOrgContent(ctx context.Context, orgID string) (*orgContent,
 		}
 		l.ID = d.ID
 		oc.layouts[d.ID] = l
+		var defaults struct {
+			Playlists map[string]string `json:"playlists"`
+		}
+		if json.Unmarshal(d.Body, &defaults) == nil && len(defaults.Playlists) > 0 {
+			oc.layoutPlaylists[d.ID] = defaults.Playlists
+		}
 	}
 	if docs, err = s.store.Docs(ctx, store.Schedules, orgID); err != nil {
 		return nil, err
@@ -115,11 +126,11 @@ func (s *Server) loadOrgContent(ctx context.Context, orgID string) (*orgContent,
 	}
 	for _, m := range ms {
 		oc.media[m.ID] = m
-		r, err := s.store.Renditions(ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		oc.renditions[m.ID] = r
+	}
+	// One statement for every rendition of the organisation (one per item
+	// made compiling a library of 10,000 items cost 10,000 statements).
+	if oc.renditions, err = s.store.OrgRenditions(ctx, orgID); err != nil {
+		return nil, err
 	}
 	return oc, nil
 }
@@ -156,7 +167,9 @@ func (s *Server) rendition(oc *orgContent, d store.Display, mediaID string) (sto
 // it and everything they refer to, with every media variant resolved to
 // the file made for this display. Items with no file ready yet are left
 // out (and put back by the next compilation once their rendition exists).
-func (s *Server) compileProgram(oc *orgContent, d store.Display, now time.Time) (playlists.Program, []protocol.File) {
+// The program comes compiled: callers evaluate it (files, timeline, now)
+// without compiling it again.
+func (s *Server) compileProgram(oc *orgContent, d store.Display, now time.Time) (*playlists.Compiled, []protocol.File) {
 	prog := playlists.Program{
 		Display:   playlists.Display{ID: d.ID, ClusterID: d.ClusterID, Tags: d.Tags, Width: d.Width, Height: d.Height, Languages: d.Languages},
 		Timezone:  playlists.DefaultTimezone,
@@ -180,6 +193,17 @@ func (s *Server) compileProgram(oc *orgContent, d store.Display, now time.Time) 
 		// Keep only this display in the target: other displays' ids are
 		// none of its business.
 		sc.Target = playlists.Target{DisplayIDs: []string{d.ID}}
+		// Zones the schedule leaves open play the layout's own playlists.
+		if defs := oc.layoutPlaylists[sc.Content.LayoutID]; len(defs) > 0 {
+			zones := make(map[string]string, len(defs)+len(sc.Content.Zones))
+			for z, p := range defs {
+				zones[z] = p
+			}
+			for z, p := range sc.Content.Zones {
+				zones[z] = p
+			}
+			sc.Content.Zones = zones
+		}
 		prog.Schedules = append(prog.Schedules, sc)
 		if sc.Content.PlaylistID != "" {
 			needPlaylists[sc.Content.PlaylistID] = true
@@ -228,13 +252,13 @@ func (s *Server) compileProgram(oc *orgContent, d store.Display, now time.Time) 
 				it, ok := s.mediaItem(oc, d, e.MediaID, files)
 				if ok {
 					items[it.ID] = it
-					pl.Entries = append(pl.Entries, playlists.Entry{ItemID: it.ID, DurationS: e.DurationS})
+					pl.Entries = append(pl.Entries, playlists.Entry{ItemID: it.ID, DurationS: storedDuration(e.DurationS)})
 				}
 			case e.ItemID != "":
 				it, ok := s.resolveItem(oc, d, e.ItemID, files)
 				if ok {
 					items[it.ID] = it
-					pl.Entries = append(pl.Entries, playlists.Entry{ItemID: it.ID, DurationS: e.DurationS})
+					pl.Entries = append(pl.Entries, playlists.Entry{ItemID: it.ID, DurationS: storedDuration(e.DurationS)})
 				}
 			}
 		}
@@ -247,8 +271,9 @@ func (s *Server) compileProgram(oc *orgContent, d store.Display, now time.Time) 
 	}
 
 	// Files: everything the program can play over the prefetch window.
+	cp := playlists.Compile(&prog)
 	var out []protocol.File
-	for _, sha := range playlists.Files(&prog, now.Add(-time.Hour), now.Add(time.Duration(s.cfg.PrefetchDays)*24*time.Hour)) {
+	for _, sha := range cp.Files(now.Add(-time.Hour), now.Add(time.Duration(s.cfg.PrefetchDays)*24*time.Hour)) {
 		r, ok := files[sha]
 		if !ok {
 			continue
@@ -258,7 +283,7 @@ func (s *Server) compileProgram(oc *orgContent, d store.Display, now time.Time) 
 	if out == nil {
 		out = []protocol.File{}
 	}
-	return prog, out
+	return cp, out
 }
 
 // mediaItem is the implicit item of a media file placed straight in a playlist.
@@ -281,8 +306,8 @@ func (s *Server) resolveItem(oc *orgContent, d store.Display, id string, files m
 	if !ok {
 		return playlists.Item{}, false
 	}
-	it := playlists.Item{ID: doc.ID, Kind: doc.Kind, Name: doc.Name, DurationS: doc.DurationS, ValidFrom: doc.ValidFrom, ValidUntil: doc.ValidUntil,
-		Dayparts: doc.Dayparts, DefaultLang: doc.DefaultLang, RefreshS: doc.RefreshS, Text: doc.Text, Clock: doc.Clock, Variants: map[string]playlists.Variant{}}
+	it := playlists.Item{ID: doc.ID, Kind: doc.Kind, Name: doc.Name, DurationS: storedDuration(doc.DurationS), ValidFrom: doc.ValidFrom, ValidUntil: doc.ValidUntil,
+		Dayparts: doc.Dayparts, DefaultLang: doc.DefaultLang, RefreshS: storedDuration(doc.RefreshS), SameOrigin: doc.SameOrigin, Text: doc.Text, Clock: doc.Clock, Variants: map[string]playlists.Variant{}}
 	for lang, v := range doc.Variants {
 		if v.MediaID == "" {
 			it.Variants[lang] = playlists.Variant{Text: v.Text, URL: v.URL}
@@ -310,6 +335,15 @@ func (s *Server) resolveItem(oc *orgContent, d store.Display, id string, files m
 	return it, true
 }
 
+// storedDuration brings a duration stored before the engine's bounds
+// into them (0 stays 0), so that old content still compiles and plays.
+func storedDuration(s float64) float64 {
+	if s <= 0 {
+		return 0
+	}
+	return min(max(s, playlists.MinDurationS), playlists.MaxDurationS)
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -334,4 +368,30 @@ func videoProfileName(d store.Display) string {
 		fps = 30
 	}
 	return fmt.Sprintf("%s-%gfps-%s%s-%dk", p.Name(), fps, d.H264Profile, d.H264Level, d.MaxBitrate/1000)
+}
+
+// offHours says which of an organisation's displays are outside their
+// operating hours at an instant, by their programs as compiled for their
+// players (the delivery watch spares them the unacknowledged alarm for an
+// override that does not wake screens).
+func (s *Server) offHours(ctx context.Context, orgID string, displayIDs []string, at time.Time) (map[string]bool, error) {
+	oc, err := s.loadOrgContent(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	off := map[string]bool{}
+	for _, id := range displayIDs {
+		d, err := s.store.Display(ctx, orgID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since
+		}
+		if err != nil {
+			return nil, err
+		}
+		cp, _ := s.compileProgram(oc, d, at)
+		if cp.At(at, playlists.Options{}).Off {
+			off[id] = true
+		}
+	}
+	return off, nil
 }

@@ -12,8 +12,9 @@ import (
 	"beacon/server/store"
 )
 
-// Every media item gets a small thumbnail for the console: images and
-// video posters are scaled down; audio gets a picture of its own.
+// Every media item gets a small thumbnail for API clients (and the planned
+// console): images and video posters are scaled down; audio gets a picture
+// of its own.
 const thumbProfile = "thumb"
 
 var thumbSize = media.Profile{Width: 320, Height: 180, Fit: media.FitContain, Background: color.NRGBA{A: 255}}
@@ -59,6 +60,6 @@ func (s *Server) putThumb(ctx context.Context, mediaID string, data []byte) erro
 	if err != nil {
 		return err
 	}
-	return s.store.PutRendition(ctx, store.Rendition{MediaID: mediaID, Profile: thumbProfile, Width: thumbSize.Width, Height: thumbSize.Height,
+	return s.putRendition(ctx, store.Rendition{MediaID: mediaID, Profile: thumbProfile, Width: thumbSize.Width, Height: thumbSize.Height,
 		SHA256: b.SHA256, Size: b.Size, ContentType: "image/jpeg"})
 }

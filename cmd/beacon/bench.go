@@ -4,12 +4,14 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
 
 	"beacon/playlists"
 )
 
 const benchUsage = `usage: beacon bench timeline [--displays N --days D --schedules S --items I]
-       beacon bench video`
+       beacon bench video
+       beacon bench fanout --players N [--overrides K] [--clients-procs P] [--timeout 5m]`
 
 func bench(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -28,6 +30,10 @@ func bench(args []string, stdout io.Writer) error {
 		return playlists.RunTimelineBench(stdout, *displays, *days, *schedules, *items)
 	case "video":
 		return benchVideo(args[1:], stdout)
+	case "fanout":
+		return benchFanout(args[1:], stdout)
+	case "fanout-clients": // the simulated players of fanout, in a child process
+		return fanoutClientsCmd(args[1:], os.Stdin, stdout)
 	}
 	return errors.New(benchUsage)
 }

@@ -104,9 +104,24 @@ func (a *audioTrack) process(ctx context.Context) error {
 	defer func() { g.free() }()
 	filt := astiav.AllocFrame()
 	defer filt.Free()
+	// Timestamps handed to the encoder only move forward: a demuxer that
+	// estimates them from byte positions (ADPCM in WAV, for one) can step
+	// back or leave them unset, and the MP4 muxer refuses packets whose
+	// time goes back ("writing audio: Invalid argument").
+	next := int64(astiav.NoPtsValue)
 	encode := func(f *astiav.Frame) error {
 		if f != nil {
-			f.SetPts(astiav.RescaleQ(f.Pts(), g.outTimeBase(), a.enc.TimeBase()))
+			pts := f.Pts()
+			if pts != astiav.NoPtsValue {
+				pts = astiav.RescaleQ(pts, g.outTimeBase(), a.enc.TimeBase())
+			}
+			if next != astiav.NoPtsValue && (pts == astiav.NoPtsValue || pts < next) {
+				pts = next
+			} else if pts == astiav.NoPtsValue {
+				pts = 0
+			}
+			f.SetPts(pts)
+			next = pts + int64(f.NbSamples())
 		}
 		if err := a.enc.SendFrame(f); err != nil {
 			return fmt.Errorf("av: encoding audio: %w", err)
@@ -156,20 +171,36 @@ func (a *audioTrack) process(ctx context.Context) error {
 
 // normaliseFilter applies loudnorm in linear mode from a first-pass
 // measurement (one constant gain, the most faithful), or leaves near-silent
-// audio alone.
+// audio alone. loudnorm refuses measurements outside its option ranges
+// (integrated loudness above 0 LUFS, as in clipped or noise-like audio;
+// peaks below -99 dBTP) with "Numerical result out of range": very loud
+// audio is first turned down by a plain gain so that what loudnorm is told
+// stays within its ranges and is still the truth.
 func normaliseFilter(m loudness, target float64) string {
 	if m.I < -60 || math.IsInf(m.I, 0) || math.IsNaN(m.I) {
 		return "anull"
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	pre := ""
+	if m.I > -10 {
+		g := -10 - m.I
+		pre = "volume=" + f(g) + "dB:precision=double,"
+		m.I += g
+		m.TP += g
 	}
 	tp := m.TP
 	if math.IsInf(tp, 0) || math.IsNaN(tp) || tp < -99 {
 		tp = -99
 	}
-	lra := math.Max(m.LRA, 0.1)
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
-	return "loudnorm=I=" + f(target) + ":TP=-1:LRA=20" +
+	tp = math.Min(tp, 99)
+	lra := math.Min(math.Max(m.LRA, 0.1), 99)
+	if math.IsNaN(m.LRA) {
+		lra = 0.1
+	}
+	target = math.Min(math.Max(target, -70), -5)
+	return pre + "loudnorm=I=" + f(target) + ":TP=-1:LRA=20" +
 		":measured_I=" + f(m.I) + ":measured_LRA=" + f(lra) +
-		":measured_TP=" + f(tp) + ":measured_thresh=" + f(m.I-10) +
+		":measured_TP=" + f(tp) + ":measured_thresh=" + f(math.Max(m.I-10, -99)) +
 		":offset=0:linear=true"
 }
 

@@ -10,6 +10,7 @@ package av
 //
 //static int beacon_frame_interlaced(void *f) { return ((AVFrame*)f)->interlaced_frame; }
 //static int beacon_frame_tff(void *f) { return ((AVFrame*)f)->top_field_first; }
+//static int64_t beacon_frame_duration(void *f) { return ((AVFrame*)f)->pkt_duration; }
 //static const char *beacon_frame_meta(void *f, const char *key) {
 //	AVDictionaryEntry *e = av_dict_get(((AVFrame*)f)->metadata, key, NULL, 0);
 //	return e ? e->value : NULL;
@@ -49,4 +50,10 @@ func profileName(id astiav.CodecID, profile astiav.Profile) string {
 		return ""
 	}
 	return C.GoString(v)
+}
+
+// frameDuration is how long a decoded picture shows, in its stream's time
+// base, when the container says so (0 when unknown).
+func frameDuration(f *astiav.Frame) int64 {
+	return int64(C.beacon_frame_duration(f.UnsafePointer()))
 }

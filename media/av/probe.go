@@ -226,12 +226,46 @@ func looksLikeMedia(path string) bool {
 	return false
 }
 
+// openInput opens a file for reading and finds its streams. An MPEG audio
+// file with junk before its first frame (or one FFmpeg does not recognise
+// because of that junk) is opened again from its first real frame.
 func openInput(path string) (*astiav.FormatContext, error) {
+	fc, err := openInputAt(path, 0, nil)
+	isMP3 := err == nil && fc.InputFormat() != nil && fc.InputFormat().Name() == "mp3"
+	if err == nil && !isMP3 {
+		return fc, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotMedia) && !errors.Is(err, ErrCorrupt) {
+		return nil, err
+	}
+	start, tagEnd, ok := mp3Start(path)
+	if !ok || start <= tagEnd {
+		return fc, err
+	}
+	fc2, err2 := openInputAt(path, start, astiav.FindInputFormat("mp3"))
+	if err2 != nil {
+		return fc, err
+	}
+	if fc != nil {
+		closeInput(fc)
+	}
+	return fc2, nil
+}
+
+// openInputAt opens a file from byte skip on, with a given format (nil:
+// probe it).
+func openInputAt(path string, skip int64, format *astiav.InputFormat) (*astiav.FormatContext, error) {
 	fc := astiav.AllocFormatContext()
 	if fc == nil {
 		return nil, errors.New("av: cannot allocate a format context")
 	}
-	if err := fc.OpenInput(path, nil, nil); err != nil {
+	var opts *astiav.Dictionary
+	if skip > 0 {
+		opts = astiav.NewDictionary()
+		defer opts.Free()
+		_ = opts.Set("skip_initial_bytes", strconv.FormatInt(skip, 10), 0)
+	}
+	if err := fc.OpenInput(path, format, opts); err != nil {
 		fc.Free()
 		if os.IsNotExist(err) {
 			return nil, err

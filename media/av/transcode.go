@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -277,7 +279,9 @@ func (r *rendition) run(tb astiav.Rational, fail func(error)) {
 func (r *rendition) frame(f *astiav.Frame, tb astiav.Rational) error {
 	// Keep the last picture: at the end it is repeated one frame later to
 	// tell the fps filter when the last frame ends (otherwise it is dropped).
-	if pts := f.Pts(); r.last != nil && r.last.Pts() != astiav.NoPtsValue && pts > r.last.Pts() {
+	if d := frameDuration(f); d > 0 {
+		r.lastDur = d // animations: each frame has its own duration, the last one too
+	} else if pts := f.Pts(); r.last != nil && r.last.Pts() != astiav.NoPtsValue && pts > r.last.Pts() {
 		r.lastDur = pts - r.last.Pts()
 	}
 	if r.last == nil {
@@ -289,6 +293,9 @@ func (r *rendition) frame(f *astiav.Frame, tb astiav.Rational) error {
 	}
 	if r.g == nil {
 		desc := "fps=fps=" + r.rate.String() + "," + r.p.scaleFilter(f.Width(), f.Height(), sarOf(f))
+		if hasAlpha(f.PixelFormat()) {
+			desc = flattenFilter(r.p.Background) + "," + desc
+		}
 		var err error
 		if r.g, err = newVideoGraph(desc, f, tb, 1); err != nil {
 			return err
@@ -668,4 +675,19 @@ func DefaultDecoderThreads() int { return numCPU() }
 // integrated loudness (LUFS), loudness range (LU) and true peak (dBTP).
 func LoudnormFilter(i, lra, tp float64, opt Options) string {
 	return normaliseFilter(loudness{I: i, LRA: lra, TP: tp}, opt.withDefaults().LoudnessLUFS)
+}
+
+// hasAlpha reports whether decoded pictures of this format can be
+// transparent: animated GIF, APNG and WebP, PNG and ProRes 4444 video.
+func hasAlpha(pf astiav.PixelFormat) bool {
+	n := pf.Name()
+	return n == "pal8" || strings.HasPrefix(n, "rgba") || strings.HasPrefix(n, "bgra") || strings.HasPrefix(n, "argb") ||
+		strings.HasPrefix(n, "abgr") || strings.HasPrefix(n, "yuva") || strings.HasPrefix(n, "ya") || strings.HasPrefix(n, "gbrap")
+}
+
+// flattenFilter paints transparent pixels with the profile's background
+// colour (H.264 has no alpha; dropping it would show whatever colour the
+// transparent pixels happen to hold, often black).
+func flattenFilter(bg color.NRGBA) string {
+	return fmt.Sprintf("format=rgba,split[fg][bgin];[bgin]lutrgb=r=%d:g=%d:b=%d:a=255[bg];[bg][fg]overlay=format=auto:eof_action=pass", bg.R, bg.G, bg.B)
 }

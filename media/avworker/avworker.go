@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/jpeg"
 	"os"
+	"path/filepath"
 
 	"beacon/media/av"
 	"beacon/media/worker"
@@ -24,6 +26,21 @@ func Handle(ctx context.Context, job worker.Job, progress func(worker.Progress))
 	}
 	opt := av.Options(job.Options)
 	var res worker.Result
+	// An animated WebP is read through an APNG made from it.
+	if job.Op == worker.OpProbe || job.Op == worker.OpTranscode || job.Op == worker.OpPoster {
+		// Probing needs a few frames; the animation's length comes from its
+		// structure (media.ProbeAnimation).
+		maxFrames := 0
+		if job.Op == worker.OpProbe {
+			maxFrames = 2
+		}
+		in, cleanup, err := av.PrepareInput(job.Input, job.OutDir, maxFrames)
+		if err != nil {
+			return res, jobError(err)
+		}
+		defer cleanup()
+		job.Input = in
+	}
 	switch job.Op {
 	case worker.OpProbe:
 		info, err := av.Probe(job.Input)
@@ -53,6 +70,20 @@ func Handle(ctx context.Context, job worker.Job, progress func(worker.Progress))
 		}
 		res.Outputs = []worker.Output{worker.Output(o)}
 		return res, nil
+	case worker.OpSVG:
+		for i, p := range job.Profiles {
+			out := filepath.Join(job.OutDir, fmt.Sprintf("svg-%d-%dx%d.png", i, p.Width, p.Height))
+			w, h, err := av.RasterSVG(job.Input, out, p.Width, p.Height)
+			if err != nil {
+				return res, jobError(err)
+			}
+			st, err := os.Stat(out)
+			if err != nil {
+				return res, err
+			}
+			res.Outputs = append(res.Outputs, worker.Output{Profile: fmt.Sprintf("%dx%d", p.Width, p.Height), Path: out, Width: w, Height: h, Size: st.Size()})
+		}
+		return res, nil
 	case worker.OpPoster:
 		w, h := job.MaxWidth, job.MaxHeight
 		if w == 0 || h == 0 {
@@ -61,11 +92,20 @@ func Handle(ctx context.Context, job worker.Job, progress func(worker.Progress))
 		if err := av.Poster(job.Input, job.Output, w, h); err != nil {
 			return res, jobError(err)
 		}
-		st, err := os.Stat(job.Output)
+		f, err := os.Open(job.Output)
 		if err != nil {
 			return res, err
 		}
-		res.Outputs = []worker.Output{{Profile: "poster", Path: job.Output, Size: st.Size()}}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return res, err
+		}
+		cfg, err := jpeg.DecodeConfig(f)
+		if err != nil {
+			return res, fmt.Errorf("poster written but unreadable: %w", err)
+		}
+		res.Outputs = []worker.Output{{Profile: "poster", Path: job.Output, Width: cfg.Width, Height: cfg.Height, Size: st.Size()}}
 		return res, nil
 	}
 	return res, &worker.Error{Code: worker.CodeBadJob, Message: fmt.Sprintf("unknown media operation %q", job.Op)}

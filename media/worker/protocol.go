@@ -27,6 +27,9 @@ const (
 	OpTranscode = "transcode"
 	OpAudio     = "audio"
 	OpPoster    = "poster"
+	// OpSVG rasterises a sanitised SVG into one PNG per profile (its Width
+	// and Height: the exact size; 0×0 for the document's own size).
+	OpSVG = "svg"
 )
 
 // PartialPrefix starts the names of files a worker is still writing

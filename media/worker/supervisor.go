@@ -55,6 +55,9 @@ func (s *Supervisor) Timeout(job Job, duration float64) time.Duration {
 	if job.Op == OpPoster {
 		duration = min(duration, 5) // a poster decodes a few frames
 	}
+	if job.Op == OpSVG {
+		duration, n = 5, max(1, len(job.Profiles)) // one render per profile
+	}
 	return base + time.Duration(per*duration*float64(n)*float64(time.Second))
 }
 
@@ -76,7 +79,7 @@ func (s *Supervisor) memoryLimit() uint64 {
 // from one goroutine. Failures are *Error values with a message for people.
 func (s *Supervisor) Run(ctx context.Context, job Job, progress func(Progress)) (Result, error) {
 	dur := job.Duration
-	if dur <= 0 && job.Op != OpProbe {
+	if dur <= 0 && job.Op != OpProbe && job.Op != OpSVG {
 		pr, err := s.run(ctx, Job{Op: OpProbe, Input: job.Input}, s.probeTimeout(), nil)
 		if err != nil {
 			return Result{}, err
@@ -96,6 +99,8 @@ func verb(op string) string {
 		return "transcoding the audio"
 	case OpPoster:
 		return "making the poster frame"
+	case OpSVG:
+		return "rendering the SVG"
 	}
 	return "working"
 }

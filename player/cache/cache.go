@@ -43,8 +43,9 @@ const MaxVerifiedSize = 256 << 20
 
 // Cache is a content-addressed store on disk. It is safe for concurrent use.
 type Cache struct {
-	dir string
-	mu  sync.Mutex // serialises moves and removals
+	dir    string
+	mu     sync.Mutex       // serialises moves and removals
+	needed map[string]int64 // sha → when last needed (unix seconds); see Trim
 }
 
 // Stats summarises what the cache holds.
@@ -58,7 +59,9 @@ func Open(dir string) (*Cache, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "partial"), 0o755); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return &Cache{dir: dir}, nil
+	c := &Cache{dir: dir}
+	c.loadNeeded()
+	return c, nil
 }
 
 // Dir returns the cache's root directory.
@@ -174,15 +177,19 @@ func (c *Cache) Evict(keep map[string]bool) (int, error) {
 	if err == nil {
 		err = firstErr
 	}
-	// Drop empty prefix directories.
-	if entries, rerr := os.ReadDir(c.dir); rerr == nil {
+	c.dropEmptyDirsLocked()
+	return removed, err
+}
+
+// dropEmptyDirsLocked removes empty prefix directories.
+func (c *Cache) dropEmptyDirsLocked() {
+	if entries, err := os.ReadDir(c.dir); err == nil {
 		for _, e := range entries {
 			if e.IsDir() && len(e.Name()) == 2 {
 				_ = os.Remove(filepath.Join(c.dir, e.Name())) // fails unless empty
 			}
 		}
 	}
-	return removed, err
 }
 
 // Stats counts the verified files in the cache and their total size.

@@ -29,6 +29,18 @@ type Clock struct {
 	alarmAt time.Time
 	alarm   chan time.Time // pending alarm; nil when none is pending
 	changed chan struct{}  // closed and replaced whenever an alarm is set
+	settled func() bool    // RunUntil waits for it before each step
+}
+
+// Settle makes RunUntil wait, before it moves the clock to the next alarm,
+// until settled returns true: for example until the renderer has painted
+// what the player showed at the current instant (AllShown), so that proof
+// of play, which starts when the renderer reports an item painted, starts
+// at the instant the program put it on screen.
+func (c *Clock) Settle(settled func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.settled = settled
 }
 
 // NewClock returns a clock standing at t; it moves only by Set and RunUntil.
@@ -53,19 +65,27 @@ func (c *Clock) Now() time.Time {
 // Alarm returns a channel that receives the clock's time once it reaches
 // at: at once if at is not after the current time, else when Set gets
 // there. It replaces any earlier pending alarm, whose channel never fires.
-func (c *Clock) Alarm(at time.Time) <-chan time.Time {
+// stop withdraws the alarm (the player woke for another reason), so
+// RunUntil waits for the player's next alarm instead of ringing a stale one.
+func (c *Clock) Alarm(at time.Time) (ch <-chan time.Time, stop func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
+	a := make(chan time.Time, 1)
 	if !at.After(c.now) {
-		ch <- c.now
+		a <- c.now
 		c.alarm = nil
 	} else {
-		c.alarmAt, c.alarm = at, ch
+		c.alarmAt, c.alarm = at, a
 	}
 	close(c.changed)
 	c.changed = make(chan struct{})
-	return ch
+	return a, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.alarm == a {
+			c.alarm = nil
+		}
+	}
 }
 
 // Set moves the clock to t (forwards or backwards) and rings the pending
@@ -111,6 +131,12 @@ func (c *Clock) RunUntil(t testing.TB, end time.Time) int {
 		cancel()
 		if err != nil {
 			t.Fatalf("at %v: %v", c.Now(), err)
+		}
+		c.mu.Lock()
+		f := c.settled
+		c.mu.Unlock()
+		if f != nil && !settle(f, StepTimeout) {
+			t.Fatalf("at %v: the player never settled", c.Now())
 		}
 		if at.After(end) {
 			c.Set(end)

@@ -1,28 +1,28 @@
-// Package auth owns Beacon's secrets handling: API and player session
-// tokens (only their hashes are stored), password hashing, and the
-// server's Ed25519 manifest-signing key.
+// Package auth owns Beacon's secrets handling and the rules of accounts:
+// organisations, users, API tokens, login sessions and player session
+// tokens (only their hashes are stored), Argon2id password hashing, and
+// the server's Ed25519 manifest-signing key. The HTTP API and the command
+// line both go through Accounts.
 package auth
 
 import (
 	"crypto/ed25519"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
 // Token prefixes tell API tokens and player session tokens apart at a glance.
 const (
-	APITokenPrefix     = "bkn_"
-	DisplayTokenPrefix = "bkd_"
+	APITokenPrefix     = "bkn_" // API token made by an admin or the CLI
+	SessionTokenPrefix = "bks_" // login session of a person; expires
+	DisplayTokenPrefix = "bkd_" // a player's session; ends with it
 )
 
 // NewToken returns a fresh secret with the given prefix and its hash.
@@ -37,39 +37,6 @@ func NewToken(prefix string) (secret, hash string) {
 func HashToken(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
-}
-
-const pbkdf2Iterations = 210_000
-
-// HashPassword hashes a password with PBKDF2-HMAC-SHA256 and a random salt.
-func HashPassword(password string) (string, error) {
-	salt := make([]byte, 16)
-	_, _ = rand.Read(salt)
-	key, err := pbkdf2.Key(sha256.New, password, salt, pbkdf2Iterations, 32)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("pbkdf2-sha256$%d$%s$%s", pbkdf2Iterations,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
-}
-
-// CheckPassword reports whether password matches a HashPassword result.
-func CheckPassword(hash, password string) bool {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" {
-		return false
-	}
-	iter, err := strconv.Atoi(parts[1])
-	if err != nil || iter < 1 {
-		return false
-	}
-	salt, err1 := base64.RawStdEncoding.DecodeString(parts[2])
-	want, err2 := base64.RawStdEncoding.DecodeString(parts[3])
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	got, err := pbkdf2.Key(sha256.New, password, salt, iter, len(want))
-	return err == nil && subtle.ConstantTimeCompare(got, want) == 1
 }
 
 // NewPassword returns a random password easy to type from a terminal.

@@ -11,12 +11,15 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"beacon/protocol"
 	"beacon/server/auth"
@@ -28,13 +31,53 @@ const (
 	handshakeTimeout = 15 * time.Second
 	readTimeout      = 90 * time.Second // a player sends a heartbeat every 15 s and answers pings
 	pingEvery        = 30 * time.Second
+	pingSlots        = 30 // the pinger pings one slot of sessions every pingEvery/pingSlots
 	writeTimeout     = 10 * time.Second
 	sendQueue        = 32
-	pairingLifetime  = time.Hour
+	// DefaultPairingLifetime is how long a pairing code is accepted; the
+	// player is then sent a fresh one (see PairingCodeLen for the odds).
+	DefaultPairingLifetime = time.Hour
+)
+
+// Limits bound what unauthenticated peers may hold open. Zero values take
+// the defaults; a negative per-address limit turns that limit off.
+type Limits struct {
+	// HandshakeTimeout is how long a new connection has, from the moment it
+	// opens, to finish hello and auth; frames do not extend it.
+	HandshakeTimeout time.Duration
+	// MaxHandshakesPerAddr caps connections from one address that have not
+	// finished their handshake; more are refused with HTTP 429.
+	MaxHandshakesPerAddr int
+	// MaxPairingPerAddr caps pairing sessions (unknown keys showing a code)
+	// from one address; more are closed with CloseTryAgainLater.
+	MaxPairingPerAddr int
+}
+
+const (
+	addrKey    = "beacon.playerAddr"
+	requestKey = "beacon.playerRequest" // the upgrade's *fasthttp.RequestCtx
+)
+
+// Default limits.
+const (
+	DefaultHandshakeTimeout     = 10 * time.Second
+	DefaultMaxHandshakesPerAddr = 32
+	DefaultMaxPairingPerAddr    = 16
+)
+
+// WebSocket close codes the server uses besides the standard ones.
+const (
+	// ClosePolicyViolation (1008): the handshake was refused or not finished
+	// within the handshake deadline.
+	ClosePolicyViolation = websocket.ClosePolicyViolation
+	// CloseTryAgainLater (1013): too many sessions from this address.
+	CloseTryAgainLater = websocket.CloseTryAgainLater
+	// CloseUnsupportedData (1003): the player sent a binary frame.
+	CloseUnsupportedData = websocket.CloseUnsupportedData
 )
 
 // ErrNoSuchCode is returned by Claim when no connected player shows the code.
-var ErrNoSuchCode = errors.New("no player is showing this pairing code (codes last an hour; check the screen)")
+var ErrNoSuchCode = errors.New("no player is showing this pairing code (codes change every hour; check the screen)")
 
 // Info is what the hub knows about a connected display.
 type Info struct {
@@ -45,6 +88,28 @@ type Info struct {
 	LastSeen   time.Time
 }
 
+// OverrideListener is told when a display's session is authenticated
+// (with the capabilities its hello announced) and when its player reports
+// on an override. It is called on the session's reader goroutine: it must
+// not block for long.
+type OverrideListener interface {
+	Connected(displayID, orgID string, capabilities []string)
+	OverrideAck(displayID, orgID string, ack protocol.OverrideAck)
+}
+
+// SendResult says what became of an override frame for one display.
+type SendResult int
+
+// Results of SendOverride.
+const (
+	Offline     SendResult = iota // no session on this server
+	Unsupported                   // the player did not announce protocol.CapOverride
+	Sent                          // queued to the session's writer
+)
+
+// DefaultStatusFlush is how often heartbeats are written to the store.
+const DefaultStatusFlush = 5 * time.Second
+
 // Hub holds every player session of this server.
 type Hub struct {
 	store *store.Store
@@ -52,12 +117,51 @@ type Hub struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	mu       sync.Mutex
-	sessions map[string]*session // by display id
-	pending  map[string]*session // by pairing code
-	closed   bool
+	// ClientAddr names the address a request comes from, for the
+	// per-address limits (the server's, which honours trusted proxies);
+	// default the socket's peer address. Set before serving.
+	ClientAddr func(*fiber.Ctx) string
+
+	// PairingLifetime is how long a code is accepted before the player is
+	// sent a fresh one; DefaultPairingLifetime if zero. Set before serving.
+	PairingLifetime time.Duration
+
+	// Overrides is told of authenticated sessions and of their override
+	// acks (the delivery package); nil ignores them. Set before serving.
+	Overrides OverrideListener
+
+	// Changed is told when a display's live state changes: it connects or
+	// disconnects, its player reports another state or content, files it
+	// misses, or acknowledges a manifest (the console's live list); nil
+	// ignores them. Called without the hub's locks, on the session's
+	// goroutine: it must not block for long. Set before serving.
+	Changed func(displayID, orgID string)
+
+	// Heartbeats are kept in memory and written to the store in batches
+	// (flushStatus), not one write per beat.
+	statusMu     sync.Mutex
+	status       map[string]store.DisplayStatus // by display id, not yet written
+	flushStop    chan struct{}
+	flushDone    chan struct{}
+	flushOnce    sync.Once
+	flushing     bool // the flusher runs (guarded by statusMu)
+	statusWrites prometheus.Counter
+
+	mu         sync.Mutex
+	sessions   map[string]*session // by display id
+	pending    map[string]*session // by pairing code
+	closed     bool
+	running    sync.WaitGroup // session handlers (Add under mu while !closed)
+	limits     Limits
+	handshakes map[string]int // unfinished handshakes by address
+	pairings   map[string]int // pairing sessions by address
+
+	pingOnce  sync.Once
+	pingStop  chan struct{}
+	pingEvery atomic.Int64 // nanoseconds; pingEvery if zero (SetPingInterval)
 
 	connected prometheus.Gauge
+	unauthed  *prometheus.GaugeVec // sessions in their handshake, and pairing sessions
 	pushed    prometheus.Counter
 	incidents *prometheus.CounterVec
 }
@@ -66,16 +170,222 @@ type Hub struct {
 func New(st *store.Store, key ed25519.PrivateKey, log *slog.Logger, reg prometheus.Registerer) *Hub {
 	h := &Hub{
 		store: st, key: key, log: log, now: func() time.Time { return time.Now().UTC() },
-		sessions:  map[string]*session{},
-		pending:   map[string]*session{},
-		connected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "beacon_players_connected", Help: "Authenticated player sessions on this server."}),
-		pushed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "beacon_manifests_pushed_total", Help: "Manifests sent to players."}),
-		incidents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "beacon_player_incidents_total", Help: "Security incidents reported by players."}, []string{"kind"}),
+		sessions:   map[string]*session{},
+		pending:    map[string]*session{},
+		handshakes: map[string]int{},
+		pairings:   map[string]int{},
+		connected:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "beacon_players_connected", Help: "Authenticated player sessions on this server."}),
+		unauthed:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "beacon_player_unauthenticated_sessions", Help: "Player connections still in their handshake (stage=handshake) or showing a pairing code (stage=pairing)."}, []string{"stage"}),
+		pushed:     prometheus.NewCounter(prometheus.CounterOpts{Name: "beacon_manifests_pushed_total", Help: "Manifests sent to players."}),
+		incidents:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "beacon_player_incidents_total", Help: "Security incidents reported by players."}, []string{"kind"}),
+		status:     map[string]store.DisplayStatus{},
+		pingStop:   make(chan struct{}),
+		flushStop:  make(chan struct{}),
+		flushDone:  make(chan struct{}),
+		statusWrites: prometheus.NewCounter(prometheus.CounterOpts{Name: "beacon_display_status_flushes_total",
+			Help: "Batched writes of player heartbeats to the store."}),
 	}
 	if reg != nil {
-		reg.MustRegister(h.connected, h.pushed, h.incidents)
+		reg.MustRegister(h.connected, h.unauthed, h.pushed, h.incidents, h.statusWrites)
 	}
+	h.SetLimits(Limits{})
 	return h
+}
+
+// StartStatusFlush writes buffered heartbeats to the store every interval
+// (DefaultStatusFlush if zero) until StopStatusFlush or Close.
+func (h *Hub) StartStatusFlush(every time.Duration) {
+	if every <= 0 {
+		every = DefaultStatusFlush
+	}
+	h.statusMu.Lock()
+	h.flushing = true
+	h.statusMu.Unlock()
+	go func() {
+		defer close(h.flushDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.flushStop:
+				h.FlushStatus()
+				return
+			case <-t.C:
+				h.FlushStatus()
+			}
+		}
+	}()
+}
+
+// StopStatusFlush stops the flusher after a last flush (idempotent; a
+// flusher never started is not waited for).
+func (h *Hub) StopStatusFlush() {
+	h.flushOnce.Do(func() { close(h.flushStop) })
+	h.statusMu.Lock()
+	started := h.flushing
+	h.statusMu.Unlock()
+	if started {
+		<-h.flushDone
+	} else {
+		h.FlushStatus()
+	}
+}
+
+// noteStatus buffers a display's heartbeat for the next flush.
+func (h *Hub) noteStatus(displayID string, st store.DisplayStatus) {
+	h.statusMu.Lock()
+	prev, ok := h.status[displayID]
+	if ok {
+		if st.State == "" {
+			st.State = prev.State
+		}
+		if st.NowPlaying == "" {
+			st.NowPlaying = prev.NowPlaying
+		}
+	}
+	h.status[displayID] = st
+	h.statusMu.Unlock()
+}
+
+// FlushStatus writes the buffered heartbeats in one transaction.
+func (h *Hub) FlushStatus() {
+	h.statusMu.Lock()
+	batch := h.status
+	h.status = map[string]store.DisplayStatus{}
+	h.statusMu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.store.UpdateDisplayStatuses(ctx, batch); err != nil {
+		h.log.Warn("record heartbeats", "displays", len(batch), "err", err)
+		return
+	}
+	h.statusWrites.Inc()
+}
+
+// SendOverride queues an override or override_cancel frame, the same
+// bytes for every display, to the display's session on this server.
+func (h *Hub) SendOverride(displayID string, frame []byte) SendResult {
+	h.mu.Lock()
+	s := h.sessions[displayID]
+	h.mu.Unlock()
+	if s == nil {
+		return Offline
+	}
+	if !s.has(protocol.CapOverride) {
+		return Unsupported
+	}
+	s.sendFrame(frame)
+	return Sent
+}
+
+// SendOverrides queues the same frame to the sessions of many displays
+// (one look-up under the hub's lock for the whole list, not one per
+// display) and returns what became of each, in the order of displayIDs.
+func (h *Hub) SendOverrides(displayIDs []string, frame []byte) []SendResult {
+	ss := make([]*session, len(displayIDs))
+	h.mu.Lock()
+	for i, id := range displayIDs {
+		ss[i] = h.sessions[id]
+	}
+	h.mu.Unlock()
+	out := make([]SendResult, len(displayIDs))
+	for i, s := range ss {
+		switch {
+		case s == nil:
+			out[i] = Offline
+		case !s.has(protocol.CapOverride):
+			out[i] = Unsupported
+		default:
+			s.sendFrame(frame)
+			out[i] = Sent
+		}
+	}
+	return out
+}
+
+// Online reports whether the display has a session on this server.
+func (h *Hub) Online(displayID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions[displayID] != nil
+}
+
+// SetLimits sets the limits on unauthenticated connections; call it before
+// serving.
+func (h *Hub) SetLimits(l Limits) {
+	if l.HandshakeTimeout <= 0 {
+		l.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if l.MaxHandshakesPerAddr == 0 {
+		l.MaxHandshakesPerAddr = DefaultMaxHandshakesPerAddr
+	}
+	if l.MaxPairingPerAddr == 0 {
+		l.MaxPairingPerAddr = DefaultMaxPairingPerAddr
+	}
+	h.mu.Lock()
+	h.limits = l
+	h.mu.Unlock()
+}
+
+// Per-address slots: a session holds one in handshakes until its handshake
+// ends, and one in pairings while it shows a code. h.mu guards them.
+func (h *Hub) takeSlotLocked(stage string, m map[string]int, addr string, max int) bool {
+	if max >= 0 && m[addr] >= max {
+		return false
+	}
+	m[addr]++
+	h.unauthed.WithLabelValues(stage).Inc()
+	return true
+}
+
+func (h *Hub) giveSlotLocked(stage string, m map[string]int, addr string, held *bool) {
+	if !*held {
+		return
+	}
+	*held = false
+	if m[addr]--; m[addr] <= 0 {
+		delete(m, addr)
+	}
+	h.unauthed.WithLabelValues(stage).Dec()
+}
+
+// takeHandshake counts s's handshake unless its address has too many.
+func (h *Hub) takeHandshake(s *session) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.handshaking = h.takeSlotLocked("handshake", h.handshakes, s.addr, h.limits.MaxHandshakesPerAddr)
+	return s.handshaking
+}
+
+// endHandshake gives back the session's handshake slot.
+func (h *Hub) endHandshake(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.giveSlotLocked("handshake", h.handshakes, s.addr, &s.handshaking)
+}
+
+// takePairing counts a pairing session of s's address, unless too many.
+func (h *Hub) takePairing(s *session) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.pairingSlot = h.takeSlotLocked("pairing", h.pairings, s.addr, h.limits.MaxPairingPerAddr)
+	return s.pairingSlot
+}
+
+// endPairing gives back the session's pairing slot (it was claimed).
+func (h *Hub) endPairing(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.giveSlotLocked("pairing", h.pairings, s.addr, &s.pairingSlot)
+}
+
+func (h *Hub) full(m map[string]int, addr string, max int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return max >= 0 && m[addr] >= max
 }
 
 // Upgrade refuses requests that are not WebSocket upgrades offering the
@@ -93,17 +403,103 @@ func (h *Hub) Upgrade(c *fiber.Ctx) error {
 	if !offered {
 		return fiber.NewError(fiber.StatusUpgradeRequired, "unsupported protocol version: offer WebSocket subprotocol "+protocol.Subprotocol)
 	}
+	addr := c.IP()
+	if h.ClientAddr != nil {
+		addr = h.ClientAddr(c)
+	}
+	c.Locals(addrKey, addr)
+	c.Locals(requestKey, c.Context())
+	if h.full(h.handshakes, addr, h.limits.MaxHandshakesPerAddr) {
+		c.Set(fiber.HeaderRetryAfter, "10")
+		return fiber.NewError(fiber.StatusTooManyRequests, "too many unauthenticated player connections from this address; retry later")
+	}
 	return c.Next()
+}
+
+// pingLoop pings every authenticated and pairing session once per
+// pingEvery, a slot of them at a time (not all in the same instant), until
+// Close. A ping goes through the session's queue like any frame: a
+// session's writer runs only while it has something to write.
+func (h *Hub) pingLoop() {
+	t := time.NewTimer(h.pingInterval() / pingSlots)
+	defer t.Stop()
+	var slot uint8
+	var due []*session
+	for {
+		select {
+		case <-h.pingStop:
+			return
+		case <-t.C:
+		}
+		t.Reset(h.pingInterval() / pingSlots)
+		due = due[:0]
+		h.mu.Lock()
+		for _, s := range h.sessions {
+			if s.pingAt == slot {
+				due = append(due, s)
+			}
+		}
+		for _, s := range h.pending {
+			if s.pingAt == slot {
+				due = append(due, s)
+			}
+		}
+		h.mu.Unlock()
+		for _, s := range due {
+			s.ping()
+		}
+		clear(due)
+		slot = (slot + 1) % pingSlots
+	}
+}
+
+// SetPingInterval sets how often each session is pinged (default 30 s);
+// it applies from the pinger's next slot.
+func (h *Hub) SetPingInterval(d time.Duration) {
+	if d > 0 {
+		h.pingEvery.Store(int64(d))
+	}
+}
+
+func (h *Hub) pingInterval() time.Duration {
+	if d := h.pingEvery.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return pingEvery
 }
 
 // Handler serves one player connection.
 func (h *Hub) Handler() fiber.Handler {
+	h.pingOnce.Do(func() { go h.pingLoop() })
 	return websocket.New(func(c *websocket.Conn) {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+			return
+		}
+		h.running.Add(1)
+		h.mu.Unlock()
+		defer h.running.Done()
 		s := newSession(h, c)
+		s.addr, _ = c.Locals(addrKey).(string)
+		if r, ok := c.Locals(requestKey).(*fasthttp.RequestCtx); ok {
+			dropRequest(r)
+		}
+		if !h.takeHandshake(s) {
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseTryAgainLater, "too many unauthenticated connections from this address"), time.Now().Add(time.Second))
+			return
+		}
 		s.run()
 	}, websocket.Config{
 		Subprotocols:     []string{protocol.Subprotocol},
 		HandshakeTimeout: 10 * time.Second,
+		// Write buffers are taken from a pool for each message, not kept
+		// by every idle connection. Reads go through fasthttp's buffered
+		// reader of the hijacked connection already: the WebSocket's own
+		// read buffer need only hold a frame header or a control frame.
+		WriteBufferPool: &sync.Pool{},
+		ReadBufferSize:  256,
 		RecoverHandler: func(c *websocket.Conn) {
 			if r := recover(); r != nil {
 				h.log.Error("player session panicked", "panic", r)
@@ -113,32 +509,59 @@ func (h *Hub) Handler() fiber.Handler {
 	})
 }
 
+// dropRequest lets go of what the upgrade request kept in its fasthttp
+// context: fasthttp keeps the context, with the request's and the 101
+// response's headers and buffers, for as long as the hijacked connection
+// lives, and a player's connection lives for days. Everything the session
+// needs was copied out before the upgrade (the WebSocket handler's own
+// copies, the address in a local); the context itself returns to its pool
+// when the connection ends and is reset before it serves again.
+func dropRequest(r *fasthttp.RequestCtx) {
+	r.ResetUserValues()
+	r.Request = fasthttp.Request{}
+	r.Response = fasthttp.Response{}
+}
+
 // Claim pairs the player showing code with a new display of orgID.
 func (h *Hub) Claim(ctx context.Context, orgID, code string, d store.Display) (store.Display, error) {
+	code = NormalizeCode(code)
 	h.mu.Lock()
 	s := h.pending[code]
-	if s != nil {
-		delete(h.pending, code)
-	}
-	h.mu.Unlock()
 	if s == nil || h.now().After(s.codeExpires) {
+		// An expired code stays with its session until the renewal
+		// replaces it (see expirePairing).
+		h.mu.Unlock()
 		return store.Display{}, ErrNoSuchCode
 	}
+	delete(h.pending, code)
+	h.mu.Unlock()
 	d.OrgID = orgID
 	d.PublicKey = s.pub
 	created, err := h.store.CreateDisplay(ctx, d)
 	if err != nil {
 		h.mu.Lock()
 		h.pending[code] = s
+		expired := h.now().After(s.codeExpires)
 		h.mu.Unlock()
+		if expired { // its renewal found it claimed and gave up: renew now
+			go h.expirePairing(s, code)
+		}
 		return store.Display{}, err
 	}
 	token, err := h.newToken(ctx, s, created.ID)
 	if err != nil {
 		return store.Display{}, err
 	}
+	s.stopPairingTimer()
+	s.mu.Lock()
+	s.orgID = orgID
+	s.mu.Unlock()
 	s.becomeDisplay(created.ID)
-	s.sendMsg(protocol.TypePaired, protocol.Paired{DisplayID: created.ID, Name: created.Name, Token: token, ServerKey: h.pubKey()})
+	s.sendMsg(protocol.TypePaired, protocol.Paired{DisplayID: created.ID, Name: created.Name, Token: token, ServerKey: h.pubKey(), OrgID: orgID})
+	if h.Overrides != nil {
+		h.Overrides.Connected(created.ID, orgID, s.capabilities())
+	}
+	h.changed(created.ID, orgID)
 	h.log.Info("display paired", "display", created.ID, "name", created.Name, "org", orgID)
 	return created, nil
 }
@@ -164,19 +587,26 @@ func (h *Hub) Info(displayID string) Info {
 	return s.info()
 }
 
-// Disconnect ends a display's session (the display was deleted).
+// Disconnect ends a deleted display's session: the player is sent a
+// signed unpair (so it forgets the display and shows a pairing code) and
+// the connection is closed once that frame is written. A player that is
+// offline now is unpaired when it next connects with an unknown key.
 func (h *Hub) Disconnect(displayID string) {
 	h.mu.Lock()
 	s := h.sessions[displayID]
 	h.mu.Unlock()
 	if s != nil {
-		s.close()
+		s.unpair()
 	}
 }
 
 // Close ends every session (server shutdown).
 func (h *Hub) Close() {
+	h.pingOnce.Do(func() {}) // a pinger not started is never started
 	h.mu.Lock()
+	if !h.closed {
+		close(h.pingStop)
+	}
 	h.closed = true
 	all := make([]*session, 0, len(h.sessions)+len(h.pending))
 	for _, s := range h.sessions {
@@ -189,7 +619,17 @@ func (h *Hub) Close() {
 	for _, s := range all {
 		s.close()
 	}
+	// The sessions end their display tokens in the store as they go: wait
+	// for them (each is bounded by its writer's deadline) before the
+	// store may close.
+	if !waitAtMost(&h.running, closeWait) {
+		h.log.Warn("player sessions still ending after shutdown wait", "wait", closeWait)
+	}
+	h.StopStatusFlush()
 }
+
+// closeWait bounds how long Close waits for the sessions to end.
+const closeWait = 15 * time.Second
 
 func (h *Hub) pubKey() []byte { return h.key.Public().(ed25519.PublicKey) }
 
@@ -235,37 +675,126 @@ func (h *Hub) unregister(s *session) {
 		}
 		cancel()
 	}
+	s.stopPairingTimer()
+	h.mu.Lock()
+	h.giveSlotLocked("handshake", h.handshakes, s.addr, &s.handshaking)
+	h.giveSlotLocked("pairing", h.pairings, s.addr, &s.pairingSlot)
+	if s.code != "" && h.pending[s.code] == s {
+		delete(h.pending, s.code)
+	}
+	gone := ""
+	if s.displayID != "" && h.sessions[s.displayID] == s {
+		delete(h.sessions, s.displayID)
+		h.connected.Dec()
+		gone = s.displayID
+	}
+	h.mu.Unlock()
+	if gone != "" {
+		s.mu.Lock()
+		org := s.orgID
+		s.mu.Unlock()
+		h.changed(gone, org)
+	}
+}
+
+// changed tells Changed, if set, that a display's live state changed.
+func (h *Hub) changed(displayID, orgID string) {
+	if h.Changed != nil && displayID != "" && orgID != "" {
+		h.Changed(displayID, orgID)
+	}
+}
+
+// Pairing codes are PairingCodeLen characters of pairingCodeAlphabet,
+// each drawn uniformly from crypto/rand by rejection sampling (no modulo
+// bias): 31^10 ≈ 8.2·10^14 codes, about 49.5 bits. A code lives
+// PairingLifetime (an hour) and claims are rate limited per token, per
+// client address and per organisation (docs/accounts.md has the odds).
+const (
+	pairingCodeAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789" // no 0/O, 1/I/L
+	PairingCodeLen      = 10
+)
+
+// NewPairingCode returns a fresh random pairing code.
+func NewPairingCode() string {
+	const n = len(pairingCodeAlphabet)
+	const limit = 256 - 256%n // bytes at or above limit would bias the draw
+	code := make([]byte, 0, PairingCodeLen)
+	var buf [32]byte
+	for len(code) < PairingCodeLen {
+		_, _ = rand.Read(buf[:])
+		for _, v := range buf {
+			if int(v) < limit && len(code) < PairingCodeLen {
+				code = append(code, pairingCodeAlphabet[int(v)%n])
+			}
+		}
+	}
+	return string(code)
+}
+
+// NormalizeCode is a code as an operator may type it: any case, with
+// spaces or dashes between groups.
+func NormalizeCode(code string) string {
+	code = strings.ToUpper(code)
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '\t' {
+			return -1
+		}
+		return r
+	}, code)
+}
+
+func (h *Hub) pairingLifetime() time.Duration {
+	if h.PairingLifetime > 0 {
+		return h.PairingLifetime
+	}
+	return DefaultPairingLifetime
+}
+
+// addPending gives s a fresh pairing code and arms its expiry: when the
+// code expires unclaimed, the player is sent error pairing_expired and a
+// new code on the same connection (protocol §4 step 4).
+func (h *Hub) addPending(s *session) (string, time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.code != "" && h.pending[s.code] == s {
 		delete(h.pending, s.code)
 	}
-	if s.displayID != "" && h.sessions[s.displayID] == s {
-		delete(h.sessions, s.displayID)
-		h.connected.Dec()
+	for {
+		code := NewPairingCode()
+		if _, taken := h.pending[code]; taken {
+			continue
+		}
+		life := h.pairingLifetime()
+		s.code = code
+		s.codeExpires = h.now().Add(life)
+		h.pending[code] = s
+		s.mu.Lock()
+		if s.pairTimer != nil {
+			s.pairTimer.Stop()
+		}
+		s.pairTimer = time.AfterFunc(life, func() { h.expirePairing(s, code) })
+		s.mu.Unlock()
+		return s.code, s.codeExpires
 	}
 }
 
-// pairingCodeAlphabet leaves out characters people confuse (0/O, 1/I/L).
-const pairingCodeAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-
-func (h *Hub) addPending(s *session) (string, time.Time) {
+// expirePairing replaces s's code if it is still code and unclaimed.
+func (h *Hub) expirePairing(s *session, code string) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		code := make([]byte, len(b))
-		for i, v := range b {
-			code[i] = pairingCodeAlphabet[int(v)%len(pairingCodeAlphabet)]
-		}
-		if _, taken := h.pending[string(code)]; !taken {
-			s.code = string(code)
-			s.codeExpires = h.now().Add(pairingLifetime)
-			h.pending[s.code] = s
-			return s.code, s.codeExpires
-		}
+	live := h.pending[code] == s && !h.closed
+	h.mu.Unlock()
+	if !live || s.displayIDSafe() != "" {
+		return
 	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	next, exp := h.addPending(s)
+	s.sendError(protocol.CodePairingExpired, "the pairing code expired unclaimed; a new one follows", "")
+	s.sendMsg(protocol.TypePairing, protocol.Pairing{Code: next, ExpiresAt: exp})
+	h.log.Info("pairing code renewed", "remote", s.addr) // not s.conn: it may be released by now
 }
 
 func splitHeader(v string) []string {

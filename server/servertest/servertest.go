@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"beacon/media/worker"
 	"beacon/server"
 	"beacon/server/auth"
+	"beacon/server/bus"
+	"beacon/server/players"
 	"beacon/server/store"
 )
 
@@ -41,9 +44,27 @@ type Options struct {
 	DataDir        string // reuse a data dir (restart); default t.TempDir()
 	Addr           string // listen address; default 127.0.0.1:0
 	MaxUploadBytes int64
+	MaxHeaderBytes int // request heads (zero: the server's default)
+	// HTTP timeouts (zero: the server's defaults).
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// MediaWorker runs video and audio jobs (see Worker and WorkerMain);
 	// nil refuses video and audio.
 	MediaWorker server.MediaWorker
+	// Accounts and pairing (zero: the server's defaults).
+	SessionTTL      time.Duration
+	PairingLifetime time.Duration
+	TrustedProxies  []netip.Prefix
+	// Players bounds unauthenticated player connections (zero: defaults).
+	Players players.Limits
+	// Overrides (zero: the server's defaults). Bus shares override
+	// doorbells with other servers (of the same DataDir).
+	Bus                bus.Bus
+	OverrideAckTimeout time.Duration
+	AlertWebhook       string
+	StatusFlush        time.Duration
+	// CAP intake sources (zero: the default push source).
+	CAPSources       []server.CAPSource
+	CAPAllowUnsigned bool
 }
 
 // Start runs a server until the test ends.
@@ -62,7 +83,11 @@ func Start(t testing.TB, opt Options) *Server {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{DataDir: opt.DataDir, MaxUploadBytes: opt.MaxUploadBytes, Logger: log,
-		MediaWorker: opt.MediaWorker, Encoding: worker.Options{Preset: "ultrafast", CRF: 28}})
+		MediaWorker: opt.MediaWorker, Encoding: worker.Options{Preset: "ultrafast", CRF: 28},
+		SessionTTL: opt.SessionTTL, PairingLifetime: opt.PairingLifetime, TrustedProxies: opt.TrustedProxies,
+		Players: opt.Players, Bus: opt.Bus, OverrideAckTimeout: opt.OverrideAckTimeout, AlertWebhook: opt.AlertWebhook,
+		StatusFlush: opt.StatusFlush, MaxHeaderBytes: opt.MaxHeaderBytes,
+		ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout, IdleTimeout: opt.IdleTimeout, CAPSources: opt.CAPSources, CAPAllowUnsigned: opt.CAPAllowUnsigned})
 	if err != nil {
 		t.Fatalf("servertest: new server: %v", err)
 	}
@@ -231,3 +256,18 @@ type APIError struct {
 }
 
 func (e APIError) String() string { return fmt.Sprintf("%s: %s", e.Error.Code, e.Error.Message) }
+
+// NewUser adds an account to orgID with a password (for sign-in tests)
+// and returns its id.
+func (s *Server) NewUser(orgID, username, role, password string) string {
+	s.t.Helper()
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	u, err := s.Store().CreateUser(context.Background(), store.User{OrgID: orgID, Username: username, PasswordHash: hash, Role: role})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return u.ID
+}

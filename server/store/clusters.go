@@ -132,16 +132,35 @@ func (s *Store) AddPlays(ctx context.Context, plays []Play) (int, error) {
 	return added, err
 }
 
+// PlayKey is a play's place in the order Plays lists them.
+type PlayKey struct {
+	Start     time.Time
+	Zone      string
+	DisplayID string
+	RecordID  string
+}
+
+// Key is the play's PlayKey.
+func (p Play) Key() PlayKey {
+	return PlayKey{Start: p.Start, Zone: p.Zone, DisplayID: p.DisplayID, RecordID: p.RecordID}
+}
+
 // Plays lists an organisation's plays in [from, to), optionally for one
-// display, oldest first.
-func (s *Store) Plays(ctx context.Context, orgID, displayID string, from, to time.Time, limit int) ([]Play, error) {
+// display, oldest first (by start, zone, display, record), at most limit
+// of them, after the play after if it is not nil (the last of the
+// previous page).
+func (s *Store) Plays(ctx context.Context, orgID, displayID string, from, to time.Time, after *PlayKey, limit int) ([]Play, error) {
 	q := `SELECT display_id, record_id, org_id, zone, item_id, sha256, schedule_id, started_at, ended_at FROM plays WHERE org_id = ? AND started_at >= ? AND started_at < ?`
 	args := []any{orgID, ts(from), ts(to)}
 	if displayID != "" {
 		q += ` AND display_id = ?`
 		args = append(args, displayID)
 	}
-	q += ` ORDER BY started_at, zone LIMIT ?`
+	if after != nil {
+		q += ` AND (started_at, zone, display_id, record_id) > (?, ?, ?, ?)`
+		args = append(args, ts(after.Start), after.Zone, after.DisplayID, after.RecordID)
+	}
+	q += ` ORDER BY started_at, zone, display_id, record_id LIMIT ?`
 	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

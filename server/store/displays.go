@@ -33,17 +33,21 @@ type Display struct {
 	MaxBitrate      int
 	H264Profile     string
 	H264Level       string
+	// Latitude and Longitude place the display (WGS 84 degrees) for
+	// overrides that target an area; nil when unknown.
+	Latitude, Longitude *float64
 }
 
-const displayCols = `id, org_id, name, public_key, width, height, fit, background, manifest_version, manifest_hash, acked_version, state, now_playing, last_seen_at, created_at, cluster_id, tags, languages, max_fps, max_bitrate, h264_profile, h264_level`
+const displayCols = `id, org_id, name, public_key, width, height, fit, background, manifest_version, manifest_hash, acked_version, state, now_playing, last_seen_at, created_at, cluster_id, tags, languages, max_fps, max_bitrate, h264_profile, h264_level, latitude, longitude`
 
 func scanDisplay(sc scanner) (Display, error) {
 	var d Display
 	var seen, created, cluster sql.NullString
 	var tags, langs string
+	var lat, lon sql.NullFloat64
 	err := sc.Scan(&d.ID, &d.OrgID, &d.Name, &d.PublicKey, &d.Width, &d.Height, &d.Fit, &d.Background,
 		&d.ManifestVersion, &d.ManifestHash, &d.AckedVersion, &d.State, &d.NowPlaying, &seen, &created,
-		&cluster, &tags, &langs, &d.MaxFPS, &d.MaxBitrate, &d.H264Profile, &d.H264Level)
+		&cluster, &tags, &langs, &d.MaxFPS, &d.MaxBitrate, &d.H264Profile, &d.H264Level, &lat, &lon)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Display{}, ErrNotFound
 	}
@@ -52,6 +56,9 @@ func scanDisplay(sc scanner) (Display, error) {
 	}
 	d.LastSeenAt, d.CreatedAt = parseTS(seen), parseTS(created)
 	d.ClusterID = cluster.String
+	if lat.Valid && lon.Valid {
+		d.Latitude, d.Longitude = &lat.Float64, &lon.Float64
+	}
 	_ = json.Unmarshal([]byte(tags), &d.Tags)
 	_ = json.Unmarshal([]byte(langs), &d.Languages)
 	return d, nil
@@ -65,6 +72,13 @@ func jsonList(v []string) string {
 	return string(b)
 }
 
+func nullFloat(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}
+
 func nullable(s string) any {
 	if s == "" {
 		return nil
@@ -76,9 +90,9 @@ func nullable(s string) any {
 // languages, video profile).
 func (s *Store) UpdateDisplay(ctx context.Context, d Display) (Display, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE displays SET name = ?, width = ?, height = ?, fit = ?, background = ?, cluster_id = ?, tags = ?, languages = ?,
-		max_fps = ?, max_bitrate = ?, h264_profile = ?, h264_level = ? WHERE id = ? AND org_id = ?`,
+		max_fps = ?, max_bitrate = ?, h264_profile = ?, h264_level = ?, latitude = ?, longitude = ? WHERE id = ? AND org_id = ?`,
 		d.Name, d.Width, d.Height, d.Fit, d.Background, nullable(d.ClusterID), jsonList(d.Tags), jsonList(d.Languages),
-		d.MaxFPS, d.MaxBitrate, d.H264Profile, d.H264Level, d.ID, d.OrgID)
+		d.MaxFPS, d.MaxBitrate, d.H264Profile, d.H264Level, nullFloat(d.Latitude), nullFloat(d.Longitude), d.ID, d.OrgID)
 	if err != nil {
 		return Display{}, fmt.Errorf("store: update display: %w", err)
 	}
@@ -110,10 +124,11 @@ func (s *Store) CreateDisplay(ctx context.Context, d Display) (Display, error) {
 	if d.H264Profile == "" {
 		d.H264Profile = "high"
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO displays (id, org_id, name, public_key, width, height, fit, background, created_at, cluster_id, tags, languages, max_fps, max_bitrate, h264_profile, h264_level)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO displays (id, org_id, name, public_key, width, height, fit, background, created_at, cluster_id, tags, languages, max_fps, max_bitrate, h264_profile, h264_level, latitude, longitude)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.OrgID, d.Name, d.PublicKey, d.Width, d.Height, d.Fit, d.Background, ts(d.CreatedAt),
-		nullable(d.ClusterID), jsonList(d.Tags), jsonList(d.Languages), d.MaxFPS, d.MaxBitrate, d.H264Profile, d.H264Level)
+		nullable(d.ClusterID), jsonList(d.Tags), jsonList(d.Languages), d.MaxFPS, d.MaxBitrate, d.H264Profile, d.H264Level,
+		nullFloat(d.Latitude), nullFloat(d.Longitude))
 	if isUnique(err) {
 		return Display{}, fmt.Errorf("a display with this player key: %w", ErrConflict)
 	}
@@ -141,6 +156,15 @@ func (s *Store) DisplayByKey(ctx context.Context, pub []byte) (Display, error) {
 // Displays lists an organisation's displays by name.
 func (s *Store) Displays(ctx context.Context, orgID string) ([]Display, error) {
 	return queryAll(ctx, s.db, "displays", scanDisplay, `SELECT `+displayCols+` FROM displays WHERE org_id = ? ORDER BY name, id`, orgID)
+}
+
+// DisplayIDs lists the ids of an organisation's displays, sorted (every
+// display of it, without reading whole rows).
+func (s *Store) DisplayIDs(ctx context.Context, orgID string) ([]string, error) {
+	return queryAll(ctx, s.db, "display ids", func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	}, `SELECT id FROM displays WHERE org_id = ? ORDER BY id`, orgID)
 }
 
 // SignedManifest is the last manifest compiled for a display.
@@ -196,6 +220,32 @@ func (s *Store) UpdateDisplayStatus(ctx context.Context, id string, st DisplaySt
 	return nil
 }
 
+// UpdateDisplayStatuses records many heartbeats in one transaction (the
+// hub flushes them in batches, not one write per beat).
+func (s *Store) UpdateDisplayStatuses(ctx context.Context, sts map[string]DisplayStatus) error {
+	if len(sts) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE displays SET
+		state = CASE WHEN ? = '' THEN state ELSE ? END,
+		now_playing = CASE WHEN ? = '' THEN now_playing ELSE ? END,
+		acked_version = MAX(acked_version, ?),
+		last_seen_at = ?
+		WHERE id = ?`)
+		if err != nil {
+			return fmt.Errorf("store: update display statuses: %w", err)
+		}
+		defer stmt.Close()
+		for id, st := range sts {
+			if _, err := stmt.ExecContext(ctx, st.State, st.State, st.NowPlaying, st.NowPlaying, st.AckedVersion, ts(st.SeenAt), id); err != nil {
+				return fmt.Errorf("store: update display statuses: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
 // CreateDisplayToken stores the hash of a player session token.
 func (s *Store) CreateDisplayToken(ctx context.Context, displayID, hash string) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO display_tokens (hash, display_id, created_at) VALUES (?, ?, ?)`, hash, displayID, ts(s.now()))
@@ -216,12 +266,6 @@ func (s *Store) DeleteDisplayToken(ctx context.Context, hash string) error {
 	return err
 }
 
-// PruneDisplayTokens removes session tokens older than maxAge.
-func (s *Store) PruneDisplayTokens(ctx context.Context, maxAge time.Duration) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM display_tokens WHERE created_at < ?`, ts(s.now().Add(-maxAge)))
-	return err
-}
-
 // Incident is a security incident reported by a player.
 type Incident struct {
 	ID              string
@@ -234,16 +278,37 @@ type Incident struct {
 	CreatedAt       time.Time
 }
 
-// CreateIncident records an incident.
-func (s *Store) CreateIncident(ctx context.Context, in Incident) (Incident, error) {
+// IncidentDedupWindow is how long an incident is remembered for
+// deduplication: a player re-sends an incident whose ack it did not get
+// (with a new envelope id, after reconnecting), so the same report from
+// the same display within this window is stored once.
+const IncidentDedupWindow = 24 * time.Hour
+
+// CreateIncident records an incident. An incident with the same content
+// key (display, kind, message, sha256, manifest version) as one stored
+// within IncidentDedupWindow is a re-send: nothing is stored, and the
+// result has created false and the stored incident's id.
+func (s *Store) CreateIncident(ctx context.Context, in Incident) (stored Incident, created bool, err error) {
 	in.ID = NewID("inc")
 	in.CreatedAt = s.now()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO incidents (id, org_id, display_id, kind, message, sha256, manifest_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.ID, in.OrgID, in.DisplayID, in.Kind, in.Message, in.SHA256, in.ManifestVersion, ts(in.CreatedAt))
+	res, err := s.db.ExecContext(ctx, `INSERT INTO incidents (id, org_id, display_id, kind, message, sha256, manifest_version, created_at)
+SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE display_id = ? AND kind = ? AND message = ? AND sha256 = ? AND manifest_version = ? AND created_at >= ?)`,
+		in.ID, in.OrgID, in.DisplayID, in.Kind, in.Message, in.SHA256, in.ManifestVersion, ts(in.CreatedAt),
+		in.DisplayID, in.Kind, in.Message, in.SHA256, in.ManifestVersion, ts(in.CreatedAt.Add(-IncidentDedupWindow)))
 	if err != nil {
-		return Incident{}, fmt.Errorf("store: create incident: %w", err)
+		return Incident{}, false, fmt.Errorf("store: create incident: %w", err)
 	}
-	return in, nil
+	if n, _ := res.RowsAffected(); n == 1 {
+		return in, true, nil
+	}
+	var at sql.NullString
+	err = s.db.QueryRowContext(ctx, `SELECT id, created_at FROM incidents WHERE display_id = ? AND kind = ? AND message = ? AND sha256 = ? AND manifest_version = ? ORDER BY created_at DESC LIMIT 1`,
+		in.DisplayID, in.Kind, in.Message, in.SHA256, in.ManifestVersion).Scan(&in.ID, &at)
+	if err != nil {
+		return Incident{}, false, fmt.Errorf("store: find incident: %w", err)
+	}
+	in.CreatedAt = parseTS(at)
+	return in, false, nil
 }
 
 // Incidents lists an organisation's incidents, newest first.
@@ -264,4 +329,15 @@ func (s *Store) Incidents(ctx context.Context, orgID string, limit int) ([]Incid
 		out = append(out, in)
 	}
 	return out, rows.Err()
+}
+
+// RevokeAllDisplayTokens removes every player session token. A starting
+// server calls it: no session of a previous run (ended cleanly or killed)
+// is still open, so none of their tokens may still download.
+func (s *Store) RevokeAllDisplayTokens(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM display_tokens`)
+	if err != nil {
+		return 0, fmt.Errorf("store: revoke display tokens: %w", err)
+	}
+	return res.RowsAffected()
 }

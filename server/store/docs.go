@@ -25,7 +25,7 @@ const (
 	Schedules = "schedules"
 )
 
-var docPrefix = map[string]string{Items: "itm", Layouts: "lay", Schedules: "sch"}
+var docPrefix = map[string]string{Items: "itm", Layouts: "lay", Schedules: "sch", OverrideTemplates: "tpl"}
 
 func checkTable(table string) error {
 	if _, ok := docPrefix[table]; !ok {
@@ -108,7 +108,25 @@ func (s *Store) Docs(ctx context.Context, table, orgID string) ([]Doc, error) {
 	if err := checkTable(table); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, org_id, body, created_at, updated_at FROM `+table+` WHERE org_id = ? ORDER BY created_at, rowid`, orgID)
+	return s.docs(ctx, table, `SELECT id, org_id, body, created_at, updated_at FROM `+table+` WHERE org_id = ? ORDER BY created_at, rowid`, orgID)
+}
+
+// DocsPage lists at most limit documents of a table by (created_at, id),
+// after the document created at afterCreated with id afterID (from the
+// start if afterID is empty): one page of a list, read without the rest.
+func (s *Store) DocsPage(ctx context.Context, table, orgID string, afterCreated time.Time, afterID string, limit int) ([]Doc, error) {
+	if err := checkTable(table); err != nil {
+		return nil, err
+	}
+	if afterID == "" {
+		return s.docs(ctx, table, `SELECT id, org_id, body, created_at, updated_at FROM `+table+` WHERE org_id = ? ORDER BY created_at, id LIMIT ?`, orgID, limit)
+	}
+	return s.docs(ctx, table, `SELECT id, org_id, body, created_at, updated_at FROM `+table+` WHERE org_id = ? AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`,
+		orgID, ts(afterCreated), afterID, limit)
+}
+
+func (s *Store) docs(ctx context.Context, table, q string, args ...any) ([]Doc, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list %s: %w", table, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -145,5 +146,55 @@ func (s *Store) MediaBySHA(ctx context.Context, orgID, sha string) (Media, error
 func (s *Store) AnyMediaWithSHA(ctx context.Context, sha string) (bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM media WHERE sha256 = ?`, sha).Scan(&n)
+	return n > 0, err
+}
+
+// DeleteMedia removes an item with its renditions and jobs (ErrConflict
+// while a playlist entry refers to it), and returns
+// the files it held (its original and every rendition), read in the same
+// transaction, so the caller can drop those nothing else holds.
+func (s *Store) DeleteMedia(ctx context.Context, orgID, id string) (shas []string, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var orig string
+		err := tx.QueryRowContext(ctx, `SELECT sha256 FROM media WHERE id = ? AND org_id = ?`, id, orgID).Scan(&orig)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		shas = append(shas[:0], orig)
+		rows, err := tx.QueryContext(ctx, `SELECT sha256 FROM renditions WHERE media_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sha string
+			if err := rows.Scan(&sha); err != nil {
+				return err
+			}
+			shas = append(shas, sha)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM media WHERE id = ? AND org_id = ?`, id, orgID)
+		if err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
+			return ErrConflict // a playlist entry refers to it
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		err = fmt.Errorf("store: delete media: %w", err)
+	}
+	return shas, err
+}
+
+// FileInUse reports whether any item of any organisation holds these bytes,
+// as its original or as a rendition (files are shared by content).
+func (s *Store) FileInUse(ctx context.Context, sha string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM media WHERE sha256 = ?) + (SELECT COUNT(*) FROM renditions WHERE sha256 = ?)`, sha, sha).Scan(&n)
 	return n > 0, err
 }

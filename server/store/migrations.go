@@ -220,6 +220,128 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_status ON jobs(status, created_at);
 `,
+	// 3: token kinds (API token or login session), expiry and revocation;
+	// disabled accounts; the record of every pairing claim.
+	`
+ALTER TABLE api_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api';
+ALTER TABLE api_tokens ADD COLUMN expires_at TEXT;
+ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT;
+CREATE INDEX api_tokens_org ON api_tokens(org_id, created_at);
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+CREATE TABLE pairing_claims (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	token_id TEXT NOT NULL,
+	user_id TEXT NOT NULL DEFAULT '',
+	remote_addr TEXT NOT NULL,
+	code TEXT NOT NULL,
+	outcome TEXT NOT NULL,
+	display_id TEXT NOT NULL DEFAULT '',
+	created_at TEXT NOT NULL
+);
+CREATE INDEX pairing_claims_org_time ON pairing_claims(org_id, created_at);
+`,
+	// 4: display locations; emergency overrides, their deliveries per
+	// display, and the audit log of who triggered or cancelled what.
+	`
+ALTER TABLE displays ADD COLUMN latitude REAL;
+ALTER TABLE displays ADD COLUMN longitude REAL;
+CREATE TABLE overrides (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	level TEXT NOT NULL,
+	presentation TEXT NOT NULL,
+	position TEXT NOT NULL DEFAULT '',
+	texts TEXT NOT NULL DEFAULT '{}',
+	languages TEXT NOT NULL DEFAULT '[]',
+	lang_mode TEXT NOT NULL DEFAULT '',
+	media_ids TEXT NOT NULL DEFAULT '[]',
+	tone_kind TEXT NOT NULL DEFAULT '',
+	tone_repeat INTEGER NOT NULL DEFAULT 0,
+	targets TEXT NOT NULL,
+	all_displays INTEGER NOT NULL DEFAULT 0,
+	display_ids TEXT NOT NULL DEFAULT '[]',
+	starts_at TEXT NOT NULL,
+	expires_at TEXT NOT NULL,
+	wake INTEGER NOT NULL DEFAULT 0,
+	created_by TEXT NOT NULL,
+	created_from TEXT NOT NULL DEFAULT '',
+	created_at TEXT NOT NULL,
+	cancelled_at TEXT,
+	cancelled_by TEXT NOT NULL DEFAULT '',
+	cancel_signature BLOB,
+	revision INTEGER NOT NULL DEFAULT 1,
+	payload BLOB NOT NULL,
+	signature BLOB NOT NULL,
+	idem_token TEXT NOT NULL DEFAULT '',
+	idem_key TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX overrides_org ON overrides(org_id, created_at);
+CREATE INDEX overrides_expiry ON overrides(expires_at);
+CREATE UNIQUE INDEX overrides_idem ON overrides(org_id, idem_token, idem_key) WHERE idem_key != '';
+CREATE TABLE override_deliveries (
+	override_id TEXT NOT NULL REFERENCES overrides(id) ON DELETE CASCADE,
+	display_id TEXT NOT NULL,
+	state TEXT NOT NULL,
+	sent_at TEXT,
+	received_at TEXT,
+	painted_at TEXT,
+	ended_at TEXT,
+	latency_ms INTEGER,
+	error TEXT NOT NULL DEFAULT '',
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (override_id, display_id)
+);
+CREATE INDEX override_deliveries_display ON override_deliveries(display_id);
+CREATE TABLE audit_log (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	actor TEXT NOT NULL,
+	token_id TEXT NOT NULL DEFAULT '',
+	remote_addr TEXT NOT NULL DEFAULT '',
+	action TEXT NOT NULL,
+	subject TEXT NOT NULL DEFAULT '',
+	details TEXT NOT NULL DEFAULT '',
+	created_at TEXT NOT NULL
+);
+CREATE INDEX audit_log_org_time ON audit_log(org_id, created_at);
+`,
+	// 5: CAP messages accepted by the intake: the duplicate key and the
+	// overrides each one made, so that Update and Cancel find them.
+	`CREATE TABLE cap_messages (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES orgs(id),
+	source TEXT NOT NULL,
+	msg_key TEXT NOT NULL,
+	status TEXT NOT NULL,
+	msg_type TEXT NOT NULL,
+	outcome TEXT NOT NULL,
+	override_ids TEXT NOT NULL DEFAULT '[]',
+	result TEXT NOT NULL DEFAULT '{}',
+	received_by TEXT NOT NULL,
+	received_from TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	UNIQUE (org_id, msg_key)
+);`,
+	// media library: tags on media items, and the indexes behind the
+	// library's keyset pages (newest, name, size) and its kind and state
+	// filters.
+	`CREATE TABLE media_tags (
+	media_id TEXT NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+	tag TEXT NOT NULL,
+	PRIMARY KEY (media_id, tag)
+);
+CREATE INDEX media_tags_tag ON media_tags(tag, media_id);
+CREATE INDEX media_org_created ON media(org_id, created_at, id);
+CREATE INDEX media_org_name ON media(org_id, filename, id);
+CREATE INDEX media_org_size ON media(org_id, size, id);`,
+	// console-C: emergency override templates, seeded per organisation.
+	templatesMigration(),
+	// overrides: an organisation's display ids, in order, from the index
+	// alone (a trigger to every display reads them: half the time at
+	// 10,000 displays); it serves the org_id look-ups of the one it replaces.
+	`DROP INDEX displays_org;
+CREATE INDEX displays_org ON displays(org_id, id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -14,9 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // ErrNotFound is returned when a row does not exist (or belongs to another
@@ -28,8 +29,9 @@ var ErrConflict = errors.New("already exists")
 
 // Store is the SQLite-backed store.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db    *sql.DB
+	stmts *atomic.Int64 // statements sent (see Statements)
+	now   func() time.Time
 }
 
 // Open opens (creating if needed) the database in dir and applies every
@@ -40,14 +42,12 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	path := filepath.Join(dir, "beacon.db")
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
+	stmts := new(atomic.Int64)
+	db := sql.OpenDB(countingConnector{dsn: dsn, drv: &sqlite.Driver{}, n: stmts})
 	// One writer at a time is what SQLite allows; a small pool keeps reads
 	// concurrent under WAL.
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, stmts: stmts, now: func() time.Time { return time.Now().UTC() }}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

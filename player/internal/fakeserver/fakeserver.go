@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,10 +29,13 @@ import (
 
 // Server is a fake Beacon server.
 type Server struct {
-	Key  ed25519.PrivateKey // manifest-signing key
-	Pub  ed25519.PublicKey
-	HTTP *httptest.Server
-	URL  string // base URL, http://127.0.0.1:port
+	Key ed25519.PrivateKey // manifest-signing key
+	Pub ed25519.PublicKey
+	// OrgID is the organisation named in auth_ok and paired (default
+	// DefaultOrg; "" sends none, as a server of before overrides).
+	OrgID string
+	HTTP  *httptest.Server
+	URL   string // base URL, http://127.0.0.1:port
 
 	mu          sync.Mutex
 	displays    map[string]display  // by hex public key
@@ -62,19 +66,31 @@ type session struct {
 	conn      *websocket.Conn
 	wmu       sync.Mutex
 	pub       ed25519.PublicKey
+	nonce     []byte // the player's hello nonce
 	displayID string
 	authed    bool
 }
 
+// DefaultOrg is the organisation of the fake server's displays.
+const DefaultOrg = "org-1"
+
 // New starts a fake server with a fresh signing key.
 func New() *Server {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		panic(err)
 	}
+	return NewWithKey(priv)
+}
+
+// NewWithKey starts a fake server that signs with priv (the golden
+// server seed, for tests that replay protocol/testdata frames).
+func NewWithKey(priv ed25519.PrivateKey) *Server {
+	pub := priv.Public().(ed25519.PublicKey)
 	s := &Server{
 		Key:      priv,
 		Pub:      pub,
+		OrgID:    DefaultOrg,
 		displays: map[string]display{},
 		pending:  map[string]*session{},
 		tokens:   map[string]bool{},
@@ -160,8 +176,8 @@ func (s *Server) Received(typ string) []protocol.Envelope {
 	return out
 }
 
-// WaitFor waits until the player has sent a frame of type typ for which
-// match (if not nil) returns true, and returns it.
+// WaitFor waits until the player has sent a frame of type typ (any type
+// if typ is "") for which match (if not nil) returns true, and returns it.
 func (s *Server) WaitFor(ctx context.Context, typ string, match func(protocol.Envelope) bool) (protocol.Envelope, error) {
 	seen := 0
 	for {
@@ -171,7 +187,7 @@ func (s *Server) WaitFor(ctx context.Context, typ string, match func(protocol.En
 		seen = len(s.received)
 		s.mu.Unlock()
 		for _, e := range recv {
-			if e.Type == typ && (match == nil || match(e)) {
+			if (typ == "" || e.Type == typ) && (match == nil || match(e)) {
 				return e, nil
 			}
 		}
@@ -266,8 +282,9 @@ func (s *Server) Claim(code, displayID, name string) error {
 	token := s.newTokenLocked()
 	ss.displayID = displayID
 	ss.authed = true
+	org := s.OrgID
 	s.mu.Unlock()
-	return ss.send(protocol.TypePaired, protocol.Paired{DisplayID: displayID, Name: name, Token: token, ServerKey: s.Pub})
+	return ss.send(protocol.TypePaired, protocol.Paired{DisplayID: displayID, Name: name, Token: token, ServerKey: s.Pub, OrgID: org})
 }
 
 // Register makes a player key a known display, as if paired earlier.
@@ -325,6 +342,118 @@ func (s *Server) SendRaw(displayID string, frame []byte) error {
 		}
 	}
 	return firstErr
+}
+
+// SignOverride signs an override spec with signer (the server key for a
+// genuine one).
+func SignOverride(signer ed25519.PrivateKey, o protocol.OverrideSpec) protocol.SignedOverride {
+	so, err := protocol.SignOverride(signer, o)
+	if err != nil {
+		panic(err)
+	}
+	return so
+}
+
+// SendOverride signs o with the server key and sends it to displayID's
+// sessions. It returns the envelope id.
+func (s *Server) SendOverride(displayID string, o protocol.OverrideSpec) (string, error) {
+	return s.SendSignedOverride(displayID, SignOverride(s.Key, o))
+}
+
+// SendSignedOverride sends a signed override (possibly tampered, or signed
+// by another key) to displayID.
+func (s *Server) SendSignedOverride(displayID string, so protocol.SignedOverride) (string, error) {
+	return s.sendBody(displayID, protocol.TypeOverride, so)
+}
+
+// SendCancel signs a cancel of override id for orgID with signer and
+// sends it to displayID.
+func (s *Server) SendCancel(displayID string, signer ed25519.PrivateKey, id, orgID string, at time.Time) (string, error) {
+	return s.sendBody(displayID, protocol.TypeOverrideCancel, protocol.SignCancel(signer, id, orgID, at))
+}
+
+func (s *Server) sendBody(displayID, typ string, body any) (string, error) {
+	env, err := protocol.New(typ, body)
+	if err != nil {
+		return "", err
+	}
+	frame, err := protocol.Marshal(env)
+	if err != nil {
+		return "", err
+	}
+	return env.ID, s.SendRaw(displayID, frame)
+}
+
+// OverrideAcks returns the override_ack bodies received for override id
+// (all if id is ""), in arrival order.
+func (s *Server) OverrideAcks(id string) []protocol.OverrideAck {
+	var out []protocol.OverrideAck
+	for _, e := range s.Received(protocol.TypeOverrideAck) {
+		var a protocol.OverrideAck
+		if json.Unmarshal(e.Body, &a) == nil && (id == "" || a.ID == id) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// WaitOverrideAck waits for an override_ack of override id in state.
+func (s *Server) WaitOverrideAck(ctx context.Context, id, state string) (protocol.OverrideAck, error) {
+	e, err := s.WaitFor(ctx, protocol.TypeOverrideAck, func(e protocol.Envelope) bool {
+		var a protocol.OverrideAck
+		return json.Unmarshal(e.Body, &a) == nil && a.ID == id && a.State == state
+	})
+	if err != nil {
+		return protocol.OverrideAck{}, err
+	}
+	var a protocol.OverrideAck
+	_ = json.Unmarshal(e.Body, &a)
+	return a, nil
+}
+
+// TamperOverride returns a copy of so with one payload byte flipped.
+func TamperOverride(so protocol.SignedOverride) protocol.SignedOverride {
+	p := bytes.Clone(so.Payload)
+	i := bytes.Index(p, []byte(`"texts":{`))
+	if i < 0 {
+		i = len(p) / 2
+	} else {
+		i += len(`"texts":{"xx":"`)
+	}
+	p[i] ^= 0x01
+	return protocol.SignedOverride{Payload: p, Signature: bytes.Clone(so.Signature), KeyID: so.KeyID}
+}
+
+// SendUnpair sends displayID's sessions an unpair signed by signer (the
+// server's key for a genuine one), bound to each session's hello nonce.
+func (s *Server) SendUnpair(displayID string, signer ed25519.PrivateKey) error {
+	s.mu.Lock()
+	var targets []*session
+	for _, ss := range s.sessions {
+		if ss.authed && ss.displayID == displayID {
+			targets = append(targets, ss)
+		}
+	}
+	s.mu.Unlock()
+	if len(targets) == 0 {
+		return errors.New("fakeserver: display not connected")
+	}
+	for _, ss := range targets {
+		s.mu.Lock()
+		pub, nonce := ss.pub, ss.nonce
+		s.mu.Unlock()
+		if err := ss.send(protocol.TypeUnpair, protocol.SignUnpair(signer, displayID, pub, nonce, time.Now())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Forget makes the server forget a player key (its display was deleted).
+func (s *Server) Forget(pub ed25519.PublicKey) {
+	s.mu.Lock()
+	delete(s.displays, hex.EncodeToString(pub))
+	s.mu.Unlock()
 }
 
 // Tamper returns a copy of sm with one payload byte flipped.
@@ -418,7 +547,7 @@ func (ss *session) send(typ string, body any) error {
 
 func (ss *session) run() {
 	s := ss.srv
-	var nonce []byte
+	var ch *protocol.Challenge
 	for {
 		_, frame, err := ss.conn.ReadMessage()
 		if err != nil {
@@ -437,13 +566,20 @@ func (ss *session) run() {
 				_ = ss.send(protocol.TypeError, protocol.ErrorFor(err, env.ID))
 				return
 			}
+			s.mu.Lock()
 			ss.pub = ed25519.PublicKey(h.PublicKey)
-			nonce = make([]byte, 32)
+			ss.nonce = h.Nonce
+			s.mu.Unlock()
+			nonce := make([]byte, 32)
 			_, _ = rand.Read(nonce)
-			_ = ss.send(protocol.TypeChallenge, protocol.Challenge{Nonce: nonce, ServerKey: s.Pub, ServerTime: time.Now().UTC()})
+			ch = &protocol.Challenge{Nonce: nonce, ServerKey: s.Pub, ServerTime: time.Now().UTC()}
+			if len(h.Nonce) == protocol.NonceSize {
+				protocol.SignChallenge(s.Key, h.PublicKey, h.Nonce, ch)
+			}
+			_ = ss.send(protocol.TypeChallenge, *ch)
 		case protocol.TypeAuth:
 			var a protocol.Auth
-			if nonce == nil || env.DecodeBody(&a) != nil || protocol.VerifyAuth(ss.pub, nonce, a) != nil {
+			if ch == nil || env.DecodeBody(&a) != nil || protocol.VerifyAuth(ss.pub, *ch, a) != nil {
 				_ = ss.send(protocol.TypeError, protocol.ErrorBody{Code: protocol.CodeAuthFailed, Message: "auth failed", Ref: env.ID})
 				return
 			}
@@ -452,10 +588,15 @@ func (ss *session) run() {
 			if known {
 				token := s.newTokenLocked()
 				ss.displayID = d.ID
+				org := s.OrgID
+				s.mu.Unlock()
+				// Authenticated once auth_ok is on the wire, so that nothing
+				// sent to the display can overtake it.
+				_ = ss.send(protocol.TypeAuthOK, protocol.AuthOK{DisplayID: d.ID, Name: d.Name, Token: token, ServerKey: s.Pub, OrgID: org})
+				s.mu.Lock()
 				ss.authed = true
 				s.notifyLocked()
 				s.mu.Unlock()
-				_ = ss.send(protocol.TypeAuthOK, protocol.AuthOK{DisplayID: d.ID, Name: d.Name, Token: token, ServerKey: s.Pub})
 				continue
 			}
 			code := pairingCode()
@@ -463,6 +604,9 @@ func (ss *session) run() {
 			s.notifyLocked()
 			s.mu.Unlock()
 			_ = ss.send(protocol.TypePairing, protocol.Pairing{Code: code, ExpiresAt: time.Now().Add(time.Hour).UTC()})
+		case protocol.TypeIncident:
+			// Stored (in received) and acknowledged, as beacon serve does.
+			_ = ss.send(protocol.TypeAck, protocol.Ack{Ref: env.ID})
 		case protocol.TypeProofOfPlay:
 			var pp protocol.ProofOfPlay
 			s.mu.Lock()
