@@ -599,11 +599,15 @@ func (ss *session) run() {
 				s.mu.Unlock()
 				continue
 			}
+			s.mu.Unlock()
+			// The code becomes claimable (PairingCode, Claim) only once
+			// pairing is on the wire: a paired sent first would overtake it.
 			code := pairingCode()
+			_ = ss.send(protocol.TypePairing, protocol.Pairing{Code: code, ExpiresAt: time.Now().Add(time.Hour).UTC()})
+			s.mu.Lock()
 			s.pending[code] = ss
 			s.notifyLocked()
 			s.mu.Unlock()
-			_ = ss.send(protocol.TypePairing, protocol.Pairing{Code: code, ExpiresAt: time.Now().Add(time.Hour).UTC()})
 		case protocol.TypeIncident:
 			// Stored (in received) and acknowledged, as beacon serve does.
 			_ = ss.send(protocol.TypeAck, protocol.Ack{Ref: env.ID})
