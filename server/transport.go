@@ -226,6 +226,7 @@ type progressConn struct {
 	net.Conn
 	d      time.Duration
 	manual atomic.Bool
+	rd, wd lazyDeadline // see lazyDeadline
 }
 
 // progressChunk is the most of a file sent under one deadline: a client
@@ -233,11 +234,29 @@ type progressConn struct {
 // KiB per 30 s: about 70 kbit/s).
 const progressChunk = 256 << 10
 
+func (c *progressConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(p)
+		if n == 0 && err != nil && c.rd.expired(err, c.Conn.SetReadDeadline) {
+			continue
+		}
+		return n, err
+	}
+}
+
 func (c *progressConn) Write(p []byte) (int, error) {
 	if !c.manual.Load() {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+		_ = c.wd.set(time.Now().Add(c.d), c.Conn.SetWriteDeadline)
 	}
-	return c.Conn.Write(p)
+	total := 0
+	for {
+		n, err := c.Conn.Write(p[total:])
+		total += n
+		if err != nil && c.wd.expired(err, c.Conn.SetWriteDeadline) {
+			continue
+		}
+		return total, err
+	}
 }
 
 // ReadFrom keeps sendfile for file responses, one chunk per deadline.
@@ -249,26 +268,37 @@ func (c *progressConn) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
 		if !c.manual.Load() {
-			_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+			_ = c.wd.set(time.Now().Add(c.d), c.Conn.SetWriteDeadline)
 		}
 		n, err := rf.ReadFrom(io.LimitReader(r, progressChunk))
 		total += n
+		if err != nil && c.wd.expired(err, c.Conn.SetWriteDeadline) {
+			continue
+		}
 		if err != nil || n < progressChunk {
 			return total, err
 		}
 	}
 }
 
+func (c *progressConn) SetReadDeadline(t time.Time) error {
+	return c.rd.set(t, c.Conn.SetReadDeadline)
+}
+
 func (c *progressConn) SetWriteDeadline(t time.Time) error {
 	if !t.IsZero() {
 		c.manual.Store(true)
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return c.wd.set(t, c.Conn.SetWriteDeadline)
 }
 
 func (c *progressConn) SetDeadline(t time.Time) error {
 	if !t.IsZero() {
 		c.manual.Store(true)
 	}
-	return c.Conn.SetDeadline(t)
+	err := c.rd.set(t, c.Conn.SetReadDeadline)
+	if werr := c.wd.set(t, c.Conn.SetWriteDeadline); err == nil {
+		err = werr
+	}
+	return err
 }
