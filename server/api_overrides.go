@@ -585,11 +585,16 @@ func timePtr(t time.Time) *time.Time {
 func (s *Server) listDeliveries(c *fiber.Ctx) error {
 	ctx, cancel := s.timeout()
 	defer cancel()
-	o, err := s.store.Override(ctx, who(c).OrgID, c.Params("id"))
+	id := c.Params("id")
+	if err := s.store.OverrideInOrg(ctx, who(c).OrgID, id); err != nil {
+		return err
+	}
+	limit, after, err := pageParams(c, defaultPageSize, maxPageSize)
 	if err != nil {
 		return err
 	}
-	ds, err := s.store.Deliveries(ctx, o.ID)
+	// The page and one more (so that listPage knows whether one follows).
+	ds, err := s.store.DeliveriesAfter(ctx, id, after, limit+1)
 	if err != nil {
 		return err
 	}

@@ -1002,6 +1002,38 @@ func TestOverrideFanOutToManySessions(t *testing.T) {
 	if len(ds) != 100 { // the first page
 		t.Fatalf("%d deliveries on the first page", len(ds))
 	}
+	// Paged through: every display once, in display order, then no cursor.
+	var seen []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > n {
+			t.Fatal("the pages do not end")
+		}
+		var page struct {
+			Deliveries []deliveryRow `json:"deliveries"`
+			Next       string        `json:"next_cursor"`
+		}
+		path := "/api/v1/overrides/" + o.ID + "/deliveries?limit=64"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		if code := s.Do("GET", path, nil, &page); code != 200 {
+			t.Fatalf("deliveries page %d: %d", pages, code)
+		}
+		if len(page.Deliveries) > 64 {
+			t.Fatalf("page %d holds %d deliveries; the limit is 64", pages, len(page.Deliveries))
+		}
+		for _, d := range page.Deliveries {
+			seen = append(seen, d.DisplayID)
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	if len(seen) != n || !slices.IsSorted(seen) || len(slices.Compact(slices.Clone(seen))) != n {
+		t.Fatalf("paging gave %d deliveries (sorted %v), want each of %d displays once in order", len(seen), slices.IsSorted(seen), n)
+	}
 }
 
 func TestOverrideWithMediaAndALaterStart(t *testing.T) {

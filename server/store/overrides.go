@@ -269,6 +269,21 @@ func (s *Store) Override(ctx context.Context, orgID, id string) (Override, error
 	return scanOverride(s.db.QueryRowContext(ctx, `SELECT `+overrideCols+` FROM overrides WHERE org_id = ? AND id = ?`, orgID, id))
 }
 
+// OverrideInOrg reports ErrNotFound unless the organisation has the
+// override (without reading its lists: an override to 10,000 displays
+// carries their 10,000 ids).
+func (s *Store) OverrideInOrg(ctx context.Context, orgID, id string) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM overrides WHERE org_id = ? AND id = ?`, orgID, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store: override: %w", err)
+	}
+	return nil
+}
+
 // OverrideByID returns an override whatever its organisation (delivery).
 func (s *Store) OverrideByID(ctx context.Context, id string) (Override, error) {
 	return scanOverride(s.db.QueryRowContext(ctx, `SELECT `+overrideCols+` FROM overrides WHERE id = ?`, id))
@@ -343,6 +358,15 @@ func scanDelivery(sc scanner) (Delivery, error) {
 // Deliveries lists an override's deliveries by display id.
 func (s *Store) Deliveries(ctx context.Context, overrideID string) ([]Delivery, error) {
 	return queryAll(ctx, s.db, "deliveries", scanDelivery, `SELECT `+deliveryCols+` FROM override_deliveries WHERE override_id = ? ORDER BY display_id`, overrideID)
+}
+
+// DeliveriesAfter lists at most limit of an override's deliveries, those
+// of displays after afterDisplayID ("" from the first) in display order:
+// one page of the API's list, read from the index rather than the whole
+// list per page.
+func (s *Store) DeliveriesAfter(ctx context.Context, overrideID, afterDisplayID string, limit int) ([]Delivery, error) {
+	return queryAll(ctx, s.db, "deliveries", scanDelivery, `SELECT `+deliveryCols+` FROM override_deliveries
+		WHERE override_id = ? AND display_id > ? ORDER BY display_id LIMIT ?`, overrideID, afterDisplayID, limit)
 }
 
 // UnpaintedDeliveries lists an override's deliveries that are not (or
