@@ -17,8 +17,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"beacon/protocol"
@@ -105,7 +107,9 @@ type Service struct {
 	// inflight are the overrides being announced here: stored, queued to
 	// the sessions, their deliveries not yet written (see Announce).
 	inflight map[string]*flight
-	acks     chan ackReq // queued acks (nil until Start)
+
+	collecting atomic.Bool // a collection started by collect is running
+	acks       chan ackReq // queued acks (nil until Start)
 
 	ctx    context.Context
 	stop   context.CancelFunc
@@ -598,12 +602,36 @@ func (s *Service) ackLoop() {
 		limit.Stop()
 		quiet.Stop()
 		s.recordAcks(batch)
+		if len(batch) >= collectAfter {
+			s.collect()
+		}
 		clear(batch)
 		if cap(batch) > 4096 { // a fleet's batch is not kept while idle
 			batch = make([]ackReq, 0, 256)
 		}
 		batch = batch[:0]
 	}
+}
+
+// collectAfter is the size of an ack batch (a fan-out's acknowledgements
+// coming back) after which the server collects its garbage at once.
+const collectAfter = 1000
+
+// collect runs a garbage collection in the background unless one this
+// started is still running. A fan-out and its acknowledgements allocate
+// in a burst; left alone, the collection they make due starts whenever
+// the heap reaches its goal, often during the next broadcast, where
+// scanning every session's stack takes CPU from the frames on their way
+// out. Collected while the fleet is quiet, the next broadcast starts with
+// the whole allowance of the heap.
+func (s *Service) collect() {
+	if !s.collecting.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.collecting.Store(false)
+		runtime.GC()
+	}()
 }
 
 // ackMeta is what an ack needs of its override.

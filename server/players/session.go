@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
@@ -283,11 +284,13 @@ func (s *session) sendManifest(m store.SignedManifest) {
 
 func (s *session) read(timeout time.Duration) (protocol.Envelope, error) {
 	for {
-		mt, frame, err := s.next(timeout)
+		mt, bp, err := s.next(timeout)
 		if err != nil {
 			return protocol.Envelope{}, err
 		}
-		if env, ok, err := s.decodeFrame(mt, frame); ok {
+		env, ok, err := s.decodeFrame(mt, *bp)
+		putFrame(bp) // the envelope holds copies
+		if ok {
 			return env, err
 		}
 	}
@@ -301,7 +304,7 @@ func (s *session) read(timeout time.Duration) (protocol.Envelope, error) {
 // in use). With 10,000 players each KB there is 10 MB.
 //
 //go:noinline
-func (s *session) next(timeout time.Duration) (int, []byte, error) {
+func (s *session) next(timeout time.Duration) (int, *[]byte, error) {
 	deadline := time.Now().Add(timeout)
 	if !s.hsDeadline.IsZero() && deadline.After(s.hsDeadline) {
 		deadline = s.hsDeadline // frames do not extend the handshake
@@ -314,7 +317,52 @@ func (s *session) next(timeout time.Duration) (int, []byte, error) {
 		return 0, nil, errClosed
 	default:
 	}
-	return s.conn.ReadMessage()
+	mt, r, err := s.conn.NextReader()
+	if err != nil {
+		return mt, nil, err
+	}
+	bp, err := readFrame(r)
+	return mt, bp, err
+}
+
+// Frames are read into pooled buffers (a fleet's acknowledgements are
+// tens of thousands of frames within a second, each a buffer of garbage
+// otherwise); whoever got one from next gives it back with putFrame once
+// nothing refers to it (decoding copies what it keeps).
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// framePoolMax is the largest buffer kept in the pool.
+const framePoolMax = 16 << 10
+
+//go:noinline
+func readFrame(r io.Reader) (*[]byte, error) {
+	bp := framePool.Get().(*[]byte)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*bp = b
+			return bp, nil
+		}
+		if err != nil {
+			*bp = b
+			putFrame(bp)
+			return nil, err
+		}
+	}
+}
+
+// putFrame returns a frame's buffer to the pool.
+func putFrame(bp *[]byte) {
+	if bp == nil || cap(*bp) > framePoolMax {
+		return
+	}
+	*bp = (*bp)[:0]
+	framePool.Put(bp)
 }
 
 // decodeFrame decodes a frame read by next: ok with the envelope (or the
@@ -568,18 +616,20 @@ func (s *session) info() Info {
 func (s *session) readLoop() {
 	s.conn.SetPongHandler(s.pong)
 	for {
-		mt, frame, err := s.next(readTimeout)
+		mt, bp, err := s.next(readTimeout)
 		if err != nil {
 			s.readEnded(err)
 			return
 		}
-		if mt == websocket.TextMessage && s.quickAck(frame) {
+		if mt == websocket.TextMessage && s.quickAck(*bp) {
+			putFrame(bp)
 			continue
 		}
 		// Everything else is decoded and handled on a fresh stack (see
 		// next and onFreshStack).
 		var end error
-		onFreshStack(func() { end = s.frame(mt, frame) })
+		onFreshStack(func() { end = s.frame(mt, *bp) })
+		putFrame(bp)
 		if end != nil {
 			s.readEnded(end)
 			return
