@@ -55,6 +55,9 @@ type fanoutConfig struct {
 	Timeout   time.Duration // the whole run
 	// VerifyEach makes the clients verify every copy of a frame.
 	VerifyEach bool
+	// Goroutines runs each client on a goroutine of its own with a
+	// gorilla/websocket connection instead of the event loops.
+	Goroutines bool
 	// ProfileDir, when set, receives the server's heap profile with the
 	// players idle (heap.pprof, and runtime.MemStats in memstats.txt), its
 	// goroutines (goroutine.pprof) and a
@@ -94,6 +97,7 @@ func benchFanout(args []string, stdout io.Writer) error {
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound of the whole run")
 	verifyEach := fs.Bool("verify-each", false, "clients verify the signature of every copy (default: each distinct frame once per client process)")
 	profile := fs.String("profile", "", "write the server's heap, goroutine and CPU profiles (go tool pprof) into this directory")
+	clientIO := fs.String("client-io", "epoll", "how the players' connections are served: epoll (a few event loops per client process) or goroutines (one goroutine and gorilla/websocket connection each)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,9 +108,11 @@ func benchFanout(args []string, stdout io.Writer) error {
 		return errors.New("--overrides must be at least 1")
 	case *procs < 0:
 		return errors.New("--clients-procs must not be negative")
+	case *clientIO != "epoll" && *clientIO != "goroutines":
+		return errors.New("--client-io must be epoll or goroutines")
 	}
 	res, err := runFanout(fanoutConfig{Players: *n, Overrides: *k, Procs: *procs, Spacing: *spacing, Timeout: *timeout,
-		VerifyEach: *verifyEach, ProfileDir: *profile, Log: os.Stderr})
+		VerifyEach: *verifyEach, Goroutines: *clientIO == "goroutines", ProfileDir: *profile, Log: os.Stderr})
 	if err != nil {
 		return err
 	}
@@ -256,6 +262,12 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 		if cfg.VerifyEach {
 			args = append(args, "--verify-each")
 		}
+		if cfg.Goroutines {
+			args = append(args, "--goroutines")
+		}
+		if cfg.ProfileDir != "" {
+			args = append(args, "--cpuprofile", filepath.Join(cfg.ProfileDir, fmt.Sprintf("clients-%d.pprof", len(clients)+1)))
+		}
 		c := cfg.Command(args...)
 		c.Stderr = cfg.Log
 		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -356,9 +368,9 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 		if len(lat) == 0 {
 			return res, fmt.Errorf("override %d (%s): the server recorded no painted ack", i+1, id)
 		}
-		logf("override %d/%d %s: %d/%d painted acks recorded, p50 %.1f ms, p99 %.1f ms, max %.1f ms; one way %d/%d, p50 %.1f ms, p99 %.1f ms; API answered in %.1f ms",
-			i+1, cfg.Overrides, id, len(lat), cfg.Players, ms(pct(lat, 50)), ms(pct(lat, 99)), ms(lat[len(lat)-1]),
-			len(oneWay), cfg.Players, ms(pct(oneWay, 50)), ms(pct(oneWay, 99)), ms(answered))
+		logf("override %d/%d %s: %d/%d painted acks recorded, first %.1f ms, p50 %.1f ms, p99 %.1f ms, max %.1f ms; one way %d/%d, first %.1f ms, p50 %.1f ms, p99 %.1f ms; API answered in %.1f ms",
+			i+1, cfg.Overrides, id, len(lat), cfg.Players, ms(lat[0]), ms(pct(lat, 50)), ms(pct(lat, 99)), ms(lat[len(lat)-1]),
+			len(oneWay), cfg.Players, ms(oneWay[0]), ms(pct(oneWay, 50)), ms(pct(oneWay, 99)), ms(answered))
 		res.Latencies = append(res.Latencies, lat...)
 		res.OneWay = append(res.OneWay, oneWay...)
 	}

@@ -15,6 +15,8 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"os"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +56,8 @@ type fanoutClientsConfig struct {
 	Concurrency int               // handshakes in flight
 	VerifyEach  bool              // verify every copy, not each distinct frame once
 	First       int               // index of the first seed (names the source address)
+	CPUProfile  string            // file for a CPU profile from "up" to the end ("": none)
+	Goroutines  bool              // a goroutine and a gorilla/websocket connection per client, not event loops
 }
 
 func fanoutClientsCmd(args []string, stdin io.Reader, stdout io.Writer) error {
@@ -65,10 +69,20 @@ func fanoutClientsCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	to := fs.Int("to", 0, "end of this process's seeds (exclusive)")
 	conc := fs.Int("concurrency", 64, "handshakes in flight")
 	verifyEach := fs.Bool("verify-each", false, "verify every copy of a frame (default: each distinct signed frame once per process)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the clients, from when all are up, to this file")
+	goroutines := fs.Bool("goroutines", false, "a goroutine and a gorilla/websocket connection per client (default: event loops)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	raiseNoFile()
+	// These players stand in for a fleet of devices, each with its own
+	// CPU; here they share the server's two cores, and their collector,
+	// which scans all 10,000 goroutines' stacks each cycle (and shrinks
+	// them, to grow again at the next frame), took about a third of their
+	// CPU during a fan-out. A bench run allocates a few hundred MB at
+	// most: the collector runs only past clientMemoryLimit.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(clientMemoryLimit)
 	key, err := hex.DecodeString(*keyHex)
 	if err != nil || len(key) != ed25519.PublicKeySize {
 		return errors.New("--server-key: want 64 hex digits")
@@ -80,7 +94,7 @@ func fanoutClientsCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	if *from < 0 || *to < *from || *to*ed25519.SeedSize > len(raw) {
 		return fmt.Errorf("--from %d --to %d: the keys file holds %d seeds", *from, *to, len(raw)/ed25519.SeedSize)
 	}
-	cfg := fanoutClientsConfig{Addr: *addr, ServerKey: key, Concurrency: *conc, VerifyEach: *verifyEach, First: *from}
+	cfg := fanoutClientsConfig{Addr: *addr, ServerKey: key, Concurrency: *conc, VerifyEach: *verifyEach, First: *from, CPUProfile: *cpuProfile, Goroutines: *goroutines}
 	for i := *from; i < *to; i++ {
 		cfg.Seeds = append(cfg.Seeds, raw[i*ed25519.SeedSize:(i+1)*ed25519.SeedSize])
 	}
@@ -93,6 +107,10 @@ func fanoutClientsCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	}()
 	return runFanoutClients(ctx, cfg, stdout)
 }
+
+// clientMemoryLimit is the heap a client process grows to before it
+// collects garbage.
+const clientMemoryLimit = 2 << 30
 
 // raiseNoFile lifts the limit of open files: every connection is a
 // descriptor, on both sides. A process allowed to (root) raises the hard
@@ -206,6 +224,9 @@ func runFanoutClients(ctx context.Context, cfg fanoutClientsConfig, stdout io.Wr
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 64
 	}
+	if !cfg.Goroutines {
+		return runRawClients(ctx, cfg, out, v)
+	}
 	conns := make([]*websocket.Conn, len(cfg.Seeds))
 	defer func() {
 		for _, c := range conns {
@@ -260,11 +281,115 @@ func runFanoutClients(ctx context.Context, cfg fanoutClientsConfig, stdout io.Wr
 	for i, c := range conns {
 		go fanoutRead(ctx, i, c, v, memo, out)
 	}
-	out.printf("up %d\n", len(conns))
+	return clientsUp(ctx, cfg, out, len(conns))
+}
+
+// clientsUp reports the clients up (after starting the CPU profile, if
+// one is asked for) and waits for the end of the bench.
+func clientsUp(ctx context.Context, cfg fanoutClientsConfig, out *lineWriter, n int) error {
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	out.printf("up %d\n", n)
 	out.flush()
 	<-ctx.Done()
 	return nil
 }
+
+// runRawClients runs the clients on event loops (see rawLoop).
+func runRawClients(ctx context.Context, cfg fanoutClientsConfig, out *lineWriter, v *verifier) error {
+	type up struct {
+		fd      int
+		pending []byte
+	}
+	ups := make([]up, len(cfg.Seeds))
+	for i := range ups {
+		ups[i].fd = -1
+	}
+	defer func() {
+		for _, u := range ups {
+			if u.fd >= 0 {
+				syscall.Close(u.fd)
+			}
+		}
+	}()
+	sem := make(chan struct{}, cfg.Concurrency)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	for i, seed := range cfg.Seeds {
+		select {
+		case sem <- struct{}{}:
+		case err := <-errc:
+			wg.Wait()
+			out.printf("fail %s\n", err)
+			return err
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
+		}
+		wg.Add(1)
+		go func(i int, priv ed25519.PrivateKey) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var err error
+			for try := 0; try < 5; try++ {
+				if ups[i].fd, ups[i].pending, err = rawHandshake(cfg.Addr, cfg.ServerKey, priv, sourceAddr(cfg.First+i)); err == nil {
+					return
+				}
+				time.Sleep(time.Duration(200*(try+1)) * time.Millisecond)
+			}
+			select {
+			case errc <- fmt.Errorf("client %d: %w", i, err):
+			default:
+			}
+		}(i, ed25519.NewKeyFromSeed(seed))
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		out.printf("fail %s\n", err)
+		return err
+	default:
+	}
+	memo := &frameMemo{each: cfg.VerifyEach}
+	loops := make([]*rawLoop, max(1, min(rawLoops, len(ups))))
+	for k := range loops {
+		l, err := newRawLoop(v, memo, out)
+		if err != nil {
+			return err
+		}
+		loops[k] = l
+	}
+	for i := range ups {
+		l := loops[i%len(loops)]
+		if err := l.add(ctx, &rawConn{i: i, fd: ups[i].fd}, ups[i].pending); err != nil {
+			return err
+		}
+		ups[i].fd = -1 // the loop closes it
+	}
+	var running sync.WaitGroup
+	for _, l := range loops {
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			l.run(ctx)
+		}()
+	}
+	defer running.Wait()
+	return clientsUp(ctx, cfg, out, len(ups))
+}
+
+// rawLoops is how many event loops a client process runs (one per core
+// of the machine the bench was made for).
+const rawLoops = 2
 
 // fanoutHandshake connects and authenticates one player.
 func fanoutHandshake(ctx context.Context, addr string, serverKey ed25519.PublicKey, priv ed25519.PrivateKey, from net.IP) (*websocket.Conn, error) {
@@ -378,16 +503,7 @@ func fanoutAnswer(r io.Reader, nc net.Conn, v *verifier, memo *frameMemo, out *l
 	sc.line = append(append(append(sc.line[:0], "recv "...), res.spec.ID...), ' ')
 	sc.line = append(strconv.AppendInt(sc.line, at.UnixNano(), 10), '\n')
 	out.write(sc.line)
-	at = at.UTC()
-	now := time.Now().UTC()
-	sc.out = sc.out[:0]
-	for _, ack := range []protocol.OverrideAck{
-		{ID: res.spec.ID, Revision: res.spec.Revision, State: protocol.AckReceived, At: at},
-		{ID: res.spec.ID, Revision: res.spec.Revision, State: protocol.AckPainted, At: at, PaintedAt: at},
-	} {
-		sc.msg = appendOverrideAck(sc.msg[:0], fanoutMsgID(), now, ack)
-		sc.out = appendClientTextFrame(sc.out, sc.msg, fanoutMask())
-	}
+	sc.out = appendAcks(sc.out[:0], sc, res.spec, at.UTC(), time.Now().UTC())
 	// Both acks in one write, received then painted. As gorilla does
 	// before each write, the write deadline is set (to none): a pong
 	// leaves one behind.
@@ -396,6 +512,19 @@ func fanoutAnswer(r io.Reader, nc net.Conn, v *verifier, memo *frameMemo, out *l
 	}
 	_, err = nc.Write(sc.out)
 	return err
+}
+
+// appendAcks appends a client's two acks of an override read at at,
+// received then painted (painted_at = at), as masked frames.
+func appendAcks(b []byte, sc *fanoutScratch, spec protocol.OverrideSpec, at, now time.Time) []byte {
+	for _, ack := range [...]protocol.OverrideAck{
+		{ID: spec.ID, Revision: spec.Revision, State: protocol.AckReceived, At: at},
+		{ID: spec.ID, Revision: spec.Revision, State: protocol.AckPainted, At: at, PaintedAt: at},
+	} {
+		sc.msg = appendOverrideAck(sc.msg[:0], fanoutMsgID(), now, ack)
+		b = appendClientTextFrame(b, sc.msg, fanoutMask())
+	}
+	return b
 }
 
 // fanoutScratch holds one client's buffers while it handles a frame; an

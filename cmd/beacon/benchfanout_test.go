@@ -28,28 +28,33 @@ func TestBenchFanoutSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	res, err := runFanout(fanoutConfig{Players: 50, Overrides: 2, Procs: 2, Spacing: 100 * time.Millisecond, Timeout: 2 * time.Minute,
-		Log: &syncWriter{w: &log},
-		Command: func(args ...string) *exec.Cmd {
-			c := exec.Command(exe, args...)
-			c.Env = append(os.Environ(), "BEACON_TEST_RUN_MAIN=1")
-			return c
-		}})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
+	// Both kinds of simulated players: event loops (the default) and a
+	// goroutine per player.
+	for _, goroutines := range []bool{false, true} {
+		var log bytes.Buffer
+		res, err := runFanout(fanoutConfig{Players: 50, Overrides: 2, Procs: 2, Spacing: 100 * time.Millisecond, Timeout: 2 * time.Minute,
+			Goroutines: goroutines, Log: &syncWriter{w: &log},
+			Command: func(args ...string) *exec.Cmd {
+				c := exec.Command(exe, args...)
+				c.Env = append(os.Environ(), "BEACON_TEST_RUN_MAIN=1")
+				return c
+			}})
+		if err != nil {
+			t.Fatalf("goroutines %v: %v\n%s", goroutines, err, log.String())
+		}
+		if len(res.Latencies) != 100 || res.Missing != 0 || res.Bad != 0 || res.Lost != 0 {
+			t.Fatalf("goroutines %v: %d receipts for 50 players × 2 overrides (missing %d, bad %d, lost %d)\n%s",
+				goroutines, len(res.Latencies), res.Missing, res.Bad, res.Lost, log.String())
+		}
+		if res.P50 <= 0 || res.P50 > res.P99 || res.P99 > res.Max || res.RSSBefore <= 0 || res.RSSAfter <= 0 {
+			t.Fatalf("goroutines %v: figures: %+v", goroutines, res)
+		}
+		line := res.line()
+		if !regexp.MustCompile(`^fanout players=50 servers=1 p50_ms=[0-9.]+ p99_ms=[0-9.]+ max_ms=[0-9.]+ kb_per_player=-?[0-9.]+$`).MatchString(line) {
+			t.Fatalf("result line %q", line)
+		}
+		t.Logf("goroutines %v: %s", goroutines, line)
 	}
-	if len(res.Latencies) != 100 || res.Missing != 0 || res.Bad != 0 || res.Lost != 0 {
-		t.Fatalf("%d receipts for 50 players × 2 overrides (missing %d, bad %d, lost %d)\n%s", len(res.Latencies), res.Missing, res.Bad, res.Lost, log.String())
-	}
-	if res.P50 <= 0 || res.P50 > res.P99 || res.P99 > res.Max || res.RSSBefore <= 0 || res.RSSAfter <= 0 {
-		t.Fatalf("figures: %+v", res)
-	}
-	line := res.line()
-	if !regexp.MustCompile(`^fanout players=50 servers=1 p50_ms=[0-9.]+ p99_ms=[0-9.]+ max_ms=[0-9.]+ kb_per_player=-?[0-9.]+$`).MatchString(line) {
-		t.Fatalf("result line %q", line)
-	}
-	t.Log(line)
 }
 
 // A frame that does not verify with the server's key is refused by the
