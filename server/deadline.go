@@ -15,7 +15,8 @@ import (
 //
 // The deadline asked for is only recorded; the poller is armed when the
 // new deadline is sooner than the one it holds (a close that sets a past
-// deadline still interrupts a blocked read at once). When the armed
+// deadline still interrupts a blocked read at once) or the one it holds
+// is less than half as far as the new one. When the armed
 // deadline fires before the one asked for, the read or write that saw the
 // timeout re-arms with the later one and carries on (expired), so a
 // connection times out exactly when the last deadline set says.
@@ -49,13 +50,22 @@ func (d *lazyDeadline) set(t time.Time, arm func(time.Time) error) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.want = w
-	if w == 0 || (d.armed != 0 && w >= d.armed) {
-		// Later than (or as late as) what is armed: the armed deadline
-		// fires first and expired re-arms then.
-		return nil
+	switch {
+	case w == 0 || w == d.armed:
+	case d.armed == 0 || w < d.armed:
+		d.armed = w
+		return arm(t)
+	default:
+		// Later than what is armed: left for expired to re-arm, unless
+		// the armed deadline is less than half as far as this one (the
+		// handshake's, say), so that a connection that gets a frame at
+		// least every half timeout never wakes for nothing.
+		if now := time.Now().UnixNano(); d.armed-now < (w-now)/2 {
+			d.armed = w
+			return arm(t)
+		}
 	}
-	d.armed = w
-	return arm(t)
+	return nil
 }
 
 // expired is called after an operation failed with err. It reports
