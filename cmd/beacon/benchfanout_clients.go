@@ -235,15 +235,34 @@ func runFanoutClients(ctx context.Context, cfg fanoutClientsConfig, stdout io.Wr
 			}
 		}
 	}()
+	err := connectAll(ctx, cfg, func(i int, priv ed25519.PrivateKey) error {
+		c, err := fanoutHandshake(ctx, cfg.Addr, cfg.ServerKey, priv, sourceAddr(cfg.First+i))
+		conns[i] = c
+		return err
+	})
+	if err != nil {
+		out.printf("fail %s\n", err)
+		return err
+	}
+	memo := &frameMemo{each: cfg.VerifyEach}
+	for i, c := range conns {
+		go fanoutRead(ctx, i, c, v, memo, out)
+	}
+	return clientsUp(ctx, cfg, out, len(conns))
+}
+
+// connectAll runs connect for every client, cfg.Concurrency at a time,
+// each tried up to five times; it returns the first client's error that
+// remained after its tries (the others' handshakes still end first).
+func connectAll(ctx context.Context, cfg fanoutClientsConfig, connect func(i int, priv ed25519.PrivateKey) error) error {
 	sem := make(chan struct{}, cfg.Concurrency)
 	errc := make(chan error, 1)
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i, seed := range cfg.Seeds {
 		select {
 		case sem <- struct{}{}:
 		case err := <-errc:
-			wg.Wait()
-			out.printf("fail %s\n", err)
 			return err
 		case <-ctx.Done():
 			return ctx.Err()
@@ -252,36 +271,26 @@ func runFanoutClients(ctx context.Context, cfg fanoutClientsConfig, stdout io.Wr
 		go func(i int, priv ed25519.PrivateKey) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			var c *websocket.Conn
 			var err error
 			for try := 0; try < 5; try++ {
-				if c, err = fanoutHandshake(ctx, cfg.Addr, cfg.ServerKey, priv, sourceAddr(cfg.First+i)); err == nil {
-					break
+				if err = connect(i, priv); err == nil {
+					return
 				}
 				time.Sleep(time.Duration(200*(try+1)) * time.Millisecond)
 			}
-			if err != nil {
-				select {
-				case errc <- fmt.Errorf("client %d: %w", i, err):
-				default:
-				}
-				return
+			select {
+			case errc <- fmt.Errorf("client %d: %w", i, err):
+			default:
 			}
-			conns[i] = c
 		}(i, ed25519.NewKeyFromSeed(seed))
 	}
 	wg.Wait()
 	select {
 	case err := <-errc:
-		out.printf("fail %s\n", err)
 		return err
 	default:
+		return nil
 	}
-	memo := &frameMemo{each: cfg.VerifyEach}
-	for i, c := range conns {
-		go fanoutRead(ctx, i, c, v, memo, out)
-	}
-	return clientsUp(ctx, cfg, out, len(conns))
 }
 
 // clientsUp reports the clients up (after starting the CPU profile, if
@@ -321,43 +330,14 @@ func runRawClients(ctx context.Context, cfg fanoutClientsConfig, out *lineWriter
 			}
 		}
 	}()
-	sem := make(chan struct{}, cfg.Concurrency)
-	errc := make(chan error, 1)
-	var wg sync.WaitGroup
-	for i, seed := range cfg.Seeds {
-		select {
-		case sem <- struct{}{}:
-		case err := <-errc:
-			wg.Wait()
-			out.printf("fail %s\n", err)
-			return err
-		case <-ctx.Done():
-			wg.Wait()
-			return ctx.Err()
-		}
-		wg.Add(1)
-		go func(i int, priv ed25519.PrivateKey) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			var err error
-			for try := 0; try < 5; try++ {
-				if ups[i].fd, ups[i].pending, err = rawHandshake(cfg.Addr, cfg.ServerKey, priv, sourceAddr(cfg.First+i)); err == nil {
-					return
-				}
-				time.Sleep(time.Duration(200*(try+1)) * time.Millisecond)
-			}
-			select {
-			case errc <- fmt.Errorf("client %d: %w", i, err):
-			default:
-			}
-		}(i, ed25519.NewKeyFromSeed(seed))
-	}
-	wg.Wait()
-	select {
-	case err := <-errc:
+	err := connectAll(ctx, cfg, func(i int, priv ed25519.PrivateKey) error {
+		var err error
+		ups[i].fd, ups[i].pending, err = rawHandshake(cfg.Addr, cfg.ServerKey, priv, sourceAddr(cfg.First+i))
+		return err
+	})
+	if err != nil {
 		out.printf("fail %s\n", err)
 		return err
-	default:
 	}
 	memo := &frameMemo{each: cfg.VerifyEach}
 	loops := make([]*rawLoop, max(1, min(rawLoops, len(ups))))
@@ -428,32 +408,40 @@ func fanoutHandshake(ctx context.Context, addr string, serverKey ed25519.PublicK
 		if err != nil {
 			return fail(err)
 		}
-		env, err := protocol.Decode(frame)
-		if err != nil {
+		if authed, err = authStep(frame, serverKey, priv, nonce, send); err != nil {
 			return fail(err)
-		}
-		switch env.Type {
-		case protocol.TypeChallenge:
-			var ch protocol.Challenge
-			if err := env.DecodeBody(&ch); err != nil {
-				return fail(err)
-			}
-			if err := protocol.VerifyChallenge(serverKey, pub, nonce, ch); err != nil {
-				return fail(fmt.Errorf("challenge: %w", err))
-			}
-			if err := send(protocol.TypeAuth, protocol.SignAuth(priv, ch)); err != nil {
-				return fail(err)
-			}
-		case protocol.TypeAuthOK:
-			authed = true
-		case protocol.TypePairing:
-			return fail(errors.New("the server does not know this key (sent a pairing code)"))
-		case protocol.TypeError:
-			return fail(fmt.Errorf("server error: %s", env.Body))
 		}
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	return c, nil
+}
+
+// authStep handles a frame of the handshake after hello: it answers the
+// challenge, checked against the pinned key, with the signed auth; done
+// on auth_ok.
+func authStep(frame []byte, serverKey ed25519.PublicKey, priv ed25519.PrivateKey, nonce []byte, send func(typ string, body any) error) (done bool, err error) {
+	env, err := protocol.Decode(frame)
+	if err != nil {
+		return false, err
+	}
+	switch env.Type {
+	case protocol.TypeChallenge:
+		var ch protocol.Challenge
+		if err := env.DecodeBody(&ch); err != nil {
+			return false, err
+		}
+		if err := protocol.VerifyChallenge(serverKey, priv.Public().(ed25519.PublicKey), nonce, ch); err != nil {
+			return false, fmt.Errorf("challenge: %w", err)
+		}
+		return false, send(protocol.TypeAuth, protocol.SignAuth(priv, ch))
+	case protocol.TypeAuthOK:
+		return true, nil
+	case protocol.TypePairing:
+		return false, errors.New("the server does not know this key (sent a pairing code)")
+	case protocol.TypeError:
+		return false, fmt.Errorf("server error: %s", env.Body)
+	}
+	return false, nil
 }
 
 // fanoutRead reads one client's frames until the bench ends. Every write

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -112,19 +113,7 @@ func TestFanoutClientFrames(t *testing.T) {
 // verify-each nothing is remembered.
 func TestFanoutClientAnswersOverrides(t *testing.T) {
 	for _, each := range []bool{false, true} {
-		pub, priv := testKeys(t)
-		_, other := testKeys(t)
-		so := signedTestOverride(t, priv)
-		good, err := protocol.Encode(protocol.TypeOverride, so)
-		if err != nil {
-			t.Fatal(err)
-		}
-		forged := signedTestOverride(t, other)
-		forged.KeyID = so.KeyID
-		bad, err := protocol.Encode(protocol.TypeOverride, forged)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pub, good, bad := overrideFrames(t)
 		type ackRead struct {
 			env protocol.Envelope
 			ack protocol.OverrideAck
@@ -220,6 +209,25 @@ func TestFanoutClientAnswersOverrides(t *testing.T) {
 
 // wsTestServer is a gorilla WebSocket server on 127.0.0.1 that hands each
 // connection to serve.
+// overrideFrames returns a server key, an override frame it signed and a
+// forged one (signed by another key under the same key id).
+func overrideFrames(t *testing.T) (pub ed25519.PublicKey, good, bad []byte) {
+	t.Helper()
+	pub, priv := testKeys(t)
+	_, other := testKeys(t)
+	so := signedTestOverride(t, priv)
+	good, err := protocol.Encode(protocol.TypeOverride, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := signedTestOverride(t, other)
+	forged.KeyID = so.KeyID
+	if bad, err = protocol.Encode(protocol.TypeOverride, forged); err != nil {
+		t.Fatal(err)
+	}
+	return pub, good, bad
+}
+
 func wsTestServer(t *testing.T, serve func(c *websocket.Conn)) *httptest.Server {
 	t.Helper()
 	up := websocket.Upgrader{Subprotocols: []string{protocol.Subprotocol}}

@@ -243,10 +243,9 @@ func rawHandshake(addr string, serverKey ed25519.PublicKey, priv ed25519.Private
 		}
 		return writeAll(fd, appendClientTextFrame(nil, b, fanoutMask()))
 	}
-	pub := priv.Public().(ed25519.PublicKey)
 	nonce := make([]byte, protocol.NonceSize)
 	_, _ = rand.Read(nonce)
-	if err := send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 1, PlayerVersion: "bench", PublicKey: pub, Nonce: nonce,
+	if err := send(protocol.TypeHello, protocol.Hello{ProtocolVersion: 1, PlayerVersion: "bench", PublicKey: priv.Public().(ed25519.PublicKey), Nonce: nonce,
 		Capabilities: []string{protocol.CapOverride}}); err != nil {
 		return fail(err)
 	}
@@ -274,28 +273,12 @@ func rawHandshake(addr string, serverKey ed25519.PublicKey, priv ed25519.Private
 		case op != opText || !fin:
 			return fail(fmt.Errorf("unexpected frame (opcode %d) during the handshake", op))
 		}
-		env, err := protocol.Decode(frame)
+		done, err := authStep(frame, serverKey, priv, nonce, send)
 		if err != nil {
 			return fail(err)
 		}
-		switch env.Type {
-		case protocol.TypeChallenge:
-			var ch protocol.Challenge
-			if err := env.DecodeBody(&ch); err != nil {
-				return fail(err)
-			}
-			if err := protocol.VerifyChallenge(serverKey, pub, nonce, ch); err != nil {
-				return fail(fmt.Errorf("challenge: %w", err))
-			}
-			if err := send(protocol.TypeAuth, protocol.SignAuth(priv, ch)); err != nil {
-				return fail(err)
-			}
-		case protocol.TypeAuthOK:
+		if done {
 			return fd, bytes.Clone(buf), nil
-		case protocol.TypePairing:
-			return fail(errors.New("the server does not know this key (sent a pairing code)"))
-		case protocol.TypeError:
-			return fail(fmt.Errorf("server error: %s", env.Body))
 		}
 	}
 }

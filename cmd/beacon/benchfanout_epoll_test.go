@@ -105,19 +105,7 @@ func TestParseServerFrame(t *testing.T) {
 // (received then painted, in one write), ignores other messages, refuses
 // a forged override, and reports a close.
 func TestRawClientAnswersOverrides(t *testing.T) {
-	pub, priv := testKeys(t)
-	_, other := testKeys(t)
-	so := signedTestOverride(t, priv)
-	good, err := protocol.Encode(protocol.TypeOverride, so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := signedTestOverride(t, other)
-	forged.KeyID = so.KeyID
-	bad, err := protocol.Encode(protocol.TypeOverride, forged)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, good, bad := overrideFrames(t)
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
