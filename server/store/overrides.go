@@ -758,22 +758,22 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) (AuditEntry, error) {
 
 // AuditLog lists an organisation's audit entries, newest first.
 func (s *Store) AuditLog(ctx context.Context, orgID string, limit int) ([]AuditEntry, error) {
-	return queryAll(ctx, s.db, "audit log", func(sc scanner) (AuditEntry, error) {
-		var e AuditEntry
-		var created sql.NullString
-		err := sc.Scan(&e.ID, &e.OrgID, &e.Actor, &e.TokenID, &e.RemoteAddr, &e.Action, &e.Subject, &e.Details, &created)
-		e.CreatedAt = parseTS(created)
-		return e, err
-	}, `SELECT id, org_id, actor, token_id, remote_addr, action, subject, details, created_at FROM audit_log WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, limit)
+	return queryAll(ctx, s.db, "audit log", scanAudit,
+		`SELECT `+auditCols+` FROM audit_log WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, limit)
 }
 
 // AuditLogAction lists the newest entries of one action, at most limit.
 func (s *Store) AuditLogAction(ctx context.Context, orgID, action string, limit int) ([]AuditEntry, error) {
-	return queryAll(ctx, s.db, "audit log", func(sc scanner) (AuditEntry, error) {
-		var e AuditEntry
-		var created sql.NullString
-		err := sc.Scan(&e.ID, &e.OrgID, &e.Actor, &e.TokenID, &e.RemoteAddr, &e.Action, &e.Subject, &e.Details, &created)
-		e.CreatedAt = parseTS(created)
-		return e, err
-	}, `SELECT id, org_id, actor, token_id, remote_addr, action, subject, details, created_at FROM audit_log WHERE org_id = ? AND action = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, action, limit)
+	return queryAll(ctx, s.db, "audit log", scanAudit,
+		`SELECT `+auditCols+` FROM audit_log WHERE org_id = ? AND action = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, action, limit)
+}
+
+const auditCols = `id, org_id, actor, token_id, remote_addr, action, subject, details, created_at`
+
+func scanAudit(sc scanner) (AuditEntry, error) {
+	var e AuditEntry
+	var created sql.NullString
+	err := sc.Scan(&e.ID, &e.OrgID, &e.Actor, &e.TokenID, &e.RemoteAddr, &e.Action, &e.Subject, &e.Details, &created)
+	e.CreatedAt = parseTS(created)
+	return e, err
 }

@@ -324,16 +324,9 @@ func (s *Server) SendSigned(displayID string, sm protocol.SignedManifest) (strin
 
 // SendRaw writes a raw text frame to every authenticated session of displayID.
 func (s *Server) SendRaw(displayID string, frame []byte) error {
-	s.mu.Lock()
-	var targets []*session
-	for _, ss := range s.sessions {
-		if ss.authed && ss.displayID == displayID {
-			targets = append(targets, ss)
-		}
-	}
-	s.mu.Unlock()
-	if len(targets) == 0 {
-		return errors.New("fakeserver: display not connected")
+	targets, err := s.sessionsOf(displayID)
+	if err != nil {
+		return err
 	}
 	var firstErr error
 	for _, ss := range targets {
@@ -424,19 +417,28 @@ func TamperOverride(so protocol.SignedOverride) protocol.SignedOverride {
 	return protocol.SignedOverride{Payload: p, Signature: bytes.Clone(so.Signature), KeyID: so.KeyID}
 }
 
-// SendUnpair sends displayID's sessions an unpair signed by signer (the
-// server's key for a genuine one), bound to each session's hello nonce.
-func (s *Server) SendUnpair(displayID string, signer ed25519.PrivateKey) error {
+// sessionsOf lists displayID's authenticated sessions.
+func (s *Server) sessionsOf(displayID string) ([]*session, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	var targets []*session
 	for _, ss := range s.sessions {
 		if ss.authed && ss.displayID == displayID {
 			targets = append(targets, ss)
 		}
 	}
-	s.mu.Unlock()
 	if len(targets) == 0 {
-		return errors.New("fakeserver: display not connected")
+		return nil, errors.New("fakeserver: display not connected")
+	}
+	return targets, nil
+}
+
+// SendUnpair sends displayID's sessions an unpair signed by signer (the
+// server's key for a genuine one), bound to each session's hello nonce.
+func (s *Server) SendUnpair(displayID string, signer ed25519.PrivateKey) error {
+	targets, err := s.sessionsOf(displayID)
+	if err != nil {
+		return err
 	}
 	for _, ss := range targets {
 		s.mu.Lock()
