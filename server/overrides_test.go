@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"image/color"
 	"io"
 	"net/http"
@@ -993,6 +994,12 @@ func TestOverrideFanOutToManySessions(t *testing.T) {
 	slices.Sort(lat)
 	t.Logf("override to %d sessions: first %s, p50 %s, p99 %s, last %s; API answered after %s",
 		n, lat[0], lat[n/2], lat[n*99/100], lat[n-1], answered)
+	// The broadcast wrote to the idle sessions itself; any other frame
+	// went through the session's writer. Every frame is counted once.
+	direct, queued := broadcastFrames(t, s)
+	if direct+queued != n || direct < n/2 {
+		t.Fatalf("broadcast frames: %d direct, %d queued; want %d in all, most direct", direct, queued, n)
+	}
 	ds := deliveries(t, s, o.ID)
 	for id, d := range ds {
 		if d.State != "sent" {
@@ -1178,4 +1185,27 @@ func TestOverrideConcurrentRetriesAnswerAfterTheDeliveries(t *testing.T) {
 	if code := s.Do("GET", "/api/v1/overrides/"+id, nil, &got); code != 200 || got.Deliveries["sent"] != 1 || got.Deliveries["offline"] != n-1 {
 		t.Errorf("deliveries: %d %v", code, got.Deliveries)
 	}
+}
+
+// broadcastFrames reads the server's counts of broadcast frames by path.
+func broadcastFrames(t *testing.T, s *servertest.Server) (direct, queued int) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		var v float64
+		switch {
+		case strings.HasPrefix(line, `beacon_broadcast_frames_total{path="direct"} `):
+			fmt.Sscan(strings.Fields(line)[1], &v)
+			direct = int(v)
+		case strings.HasPrefix(line, `beacon_broadcast_frames_total{path="queued"} `):
+			fmt.Sscan(strings.Fields(line)[1], &v)
+			queued = int(v)
+		}
+	}
+	return direct, queued
 }

@@ -8,7 +8,9 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -227,6 +229,12 @@ type progressConn struct {
 	d      time.Duration
 	manual atomic.Bool
 	rd, wd lazyDeadline // see lazyDeadline
+
+	// wmu makes each Write, ReadFrom, TryWrite and FlushPending whole:
+	// no bytes of one come between those of another. pending holds the
+	// end of a frame TryWrite began; it goes out before anything else.
+	wmu     sync.Mutex
+	pending []byte
 }
 
 // progressChunk is the most of a file sent under one deadline: a client
@@ -245,9 +253,18 @@ func (c *progressConn) Read(p []byte) (int, error) {
 }
 
 func (c *progressConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if !c.manual.Load() {
 		_ = c.wd.set(time.Now().Add(c.d), c.Conn.SetWriteDeadline)
 	}
+	if err := c.flushPendingLocked(); err != nil {
+		return 0, err
+	}
+	return c.writeLocked(p)
+}
+
+func (c *progressConn) writeLocked(p []byte) (int, error) {
 	total := 0
 	for {
 		n, err := c.Conn.Write(p[total:])
@@ -259,11 +276,96 @@ func (c *progressConn) Write(p []byte) (int, error) {
 	}
 }
 
+func (c *progressConn) flushPendingLocked() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	n, err := c.writeLocked(c.pending)
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	return err
+}
+
+// errWouldWait is TryWrite's answer when it could write nothing at once.
+var errWouldWait = errors.New("the connection cannot take the bytes without waiting")
+
+// TryWrite writes p from the caller's goroutine without waiting: not for
+// another writer, the socket's buffer or a deadline. It answers
+// errWouldWait, having written nothing, when another write is under way,
+// the end of an earlier TryWrite is still to go, or the socket takes no
+// byte now. When the socket takes only part of p (rest), the rest is kept
+// and goes out first on the next Write or FlushPending, which the caller
+// must then see to. The sessions' broadcast writes one frame to thousands
+// of idle players this way, without waking a writer for each
+// (players.directWriter).
+func (c *progressConn) TryWrite(p []byte) (rest bool, err error) {
+	if !c.wmu.TryLock() {
+		return false, errWouldWait
+	}
+	defer c.wmu.Unlock()
+	if len(c.pending) > 0 || len(p) == 0 {
+		return false, errWouldWait
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return false, errWouldWait
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, errWouldWait
+	}
+	// Control, not RawConn.Write: that one waits for the poller and
+	// honours a write deadline that fired while the session was idle. The
+	// descriptor is non-blocking; wmu keeps every other write of this
+	// connection out meanwhile.
+	var n int
+	var werr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			n, werr = syscall.Write(int(fd), p)
+			if werr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return false, err
+	}
+	switch {
+	case werr == syscall.EAGAIN || werr == nil && n <= 0:
+		return false, errWouldWait
+	case werr != nil:
+		return false, werr
+	case n < len(p):
+		c.pending = append([]byte(nil), p[n:]...)
+		return true, nil
+	}
+	return false, nil
+}
+
+// FlushPending writes what a TryWrite left, waiting at most until
+// deadline.
+func (c *progressConn) FlushPending(deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_ = c.wd.set(deadline, c.Conn.SetWriteDeadline)
+	return c.flushPendingLocked()
+}
+
 // ReadFrom keeps sendfile for file responses, one chunk per deadline.
 func (c *progressConn) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := c.Conn.(io.ReaderFrom)
 	if !ok {
 		return io.Copy(struct{ io.Writer }{c}, r)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.flushPendingLocked(); err != nil {
+		return 0, err
 	}
 	var total int64
 	for {

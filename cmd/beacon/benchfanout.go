@@ -63,6 +63,9 @@ type fanoutConfig struct {
 	// goroutines (goroutine.pprof) and a
 	// CPU profile of the override phase (cpu.pprof).
 	ProfileDir string
+	// Trace, with ProfileDir, also writes an execution trace of the
+	// server around the last override (trace.out; go tool trace).
+	Trace bool
 	// Command builds the command that runs `beacon ARGS…` (the server and
 	// the client processes); default this executable.
 	Command func(args ...string) *exec.Cmd
@@ -97,6 +100,7 @@ func benchFanout(args []string, stdout io.Writer) error {
 	timeout := fs.Duration("timeout", 5*time.Minute, "bound of the whole run")
 	verifyEach := fs.Bool("verify-each", false, "clients verify the signature of every copy (default: each distinct frame once per client process)")
 	profile := fs.String("profile", "", "write the server's heap, goroutine and CPU profiles (go tool pprof) into this directory")
+	trace := fs.Bool("trace", false, "with --profile, also write an execution trace of the server around the last override (trace.out, for go tool trace)")
 	clientIO := fs.String("client-io", "epoll", "how the players' connections are served: epoll (a few event loops per client process) or goroutines (one goroutine and gorilla/websocket connection each)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,7 +116,7 @@ func benchFanout(args []string, stdout io.Writer) error {
 		return errors.New("--client-io must be epoll or goroutines")
 	}
 	res, err := runFanout(fanoutConfig{Players: *n, Overrides: *k, Procs: *procs, Spacing: *spacing, Timeout: *timeout,
-		VerifyEach: *verifyEach, Goroutines: *clientIO == "goroutines", ProfileDir: *profile, Log: os.Stderr})
+		VerifyEach: *verifyEach, Goroutines: *clientIO == "goroutines", ProfileDir: *profile, Trace: *trace, Log: os.Stderr})
 	if err != nil {
 		return err
 	}
@@ -333,6 +337,14 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 			}
 			time.Sleep(cfg.Spacing)
 		}
+		var traced chan error
+		if pprofBase != "" && cfg.Trace && i == cfg.Overrides-1 {
+			traced = make(chan error, 1)
+			go func() {
+				traced <- fetchTo(ctx, pprofBase+"trace?seconds=2", filepath.Join(cfg.ProfileDir, "trace.out"))
+			}()
+			time.Sleep(500 * time.Millisecond) // the trace has started
+		}
 		body := fmt.Sprintf(`{"level":"critical","presentation":"fullscreen","text":{"vi":"KHẨN CẤP: thử nghiệm %d","en":"EMERGENCY: test %d"},"targets":{"all":true},"expires_in_s":900}`, i+1, i+1)
 		tick0, _ := cpuTicks(srv.Process.Pid)
 		t0 := time.Now()
@@ -348,6 +360,11 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 		slices.Sort(oneWay)
 		if len(oneWay) == 0 {
 			return res, fmt.Errorf("override %d (%s): no player got it", i+1, id)
+		}
+		if traced != nil {
+			if err := <-traced; err != nil {
+				logf("execution trace: %v", err)
+			}
 		}
 		// The acks as the server recorded them, once it has written them.
 		if err := waitIdle(ctx, srv.Process.Pid, time.Minute); err != nil {

@@ -270,11 +270,17 @@ func (s *Service) cancelFrame(o store.Override) ([]byte, error) {
 type flight struct {
 	o    store.Override
 	done chan struct{}
+	// What the session readers saw of the override's acks meanwhile
+	// (awaitLull): the last one's instant (Unix nanoseconds) and how
+	// many were final (painted or refused).
+	lastAck atomic.Int64
+	final   atomic.Int64
 }
 
 // Announce delivers a newly triggered override, stored without its
-// deliveries (store.InsertOverride): the frame is queued to this server's
-// sessions first, then every targeted display's delivery is written in
+// deliveries (store.InsertOverride): the frame goes to this server's
+// sessions first, then, once their acks pause (awaitLull), every targeted
+// display's delivery is written in
 // its final state (sent; unsupported; offline, or pending when other
 // servers share the bus) in one transaction, then the other servers are
 // rung (they find the deliveries in the store) and the ack watch is
@@ -297,6 +303,7 @@ func (s *Service) Announce(o store.Override) {
 		s.log.Error("frame override", "override", o.ID, "err", err)
 		byState[absent] = o.DisplayIDs
 	} else {
+		sentAt := time.Now()
 		for i, r := range s.cfg.Sessions.SendOverrides(o.DisplayIDs, frame) {
 			st := absent
 			switch r {
@@ -307,6 +314,7 @@ func (s *Service) Announce(o store.Override) {
 			}
 			byState[st] = append(byState[st], o.DisplayIDs[i])
 		}
+		s.awaitLull(f, len(byState[store.DeliverySent]), sentAt)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	err := s.cfg.Store.AddDeliveries(ctx, o.ID, byState, time.Now())
@@ -324,6 +332,49 @@ func (s *Service) Announce(o store.Override) {
 	}
 	s.ring(doorbell{Op: "override", ID: o.ID})
 	s.watch(o)
+}
+
+// The deliveries of an override are written once its acks pause: the
+// rows (10,000 for a province's fleet) would otherwise take the CPU from
+// the session readers while the acks they wait for are coming in. An
+// override's acks come within a few hundred milliseconds on a local
+// network; the wait ends when every player it was sent to has painted (or
+// refused) it, when none has acked for ackLull after the first did (for
+// firstAckWait when none has yet), or after lullMax at most. The
+// deliveries of a trigger are listed once its API call answers, so the
+// answer waits as well.
+const (
+	ackLull      = 50 * time.Millisecond
+	firstAckWait = 250 * time.Millisecond
+	lullMax      = time.Second
+)
+
+// awaitLull waits, after an override was sent to sent sessions at
+// sentAt, until its acks pause (see ackLull).
+func (s *Service) awaitLull(f *flight, sent int, sentAt time.Time) {
+	if sent == 0 {
+		return
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			return
+		}
+		now := time.Now()
+		since := now.Sub(sentAt)
+		last := f.lastAck.Load()
+		switch {
+		case f.final.Load() >= int64(sent), since >= lullMax:
+			return
+		case last == 0 && since >= firstAckWait:
+			return
+		case last != 0 && now.UnixNano()-last >= int64(ackLull):
+			return
+		}
+	}
 }
 
 // Settled waits until the deliveries of an override are stored: a retry
@@ -530,10 +581,22 @@ func (s *Service) OverrideAck(displayID, orgID string, ack protocol.OverrideAck)
 	r := ackReq{displayID: displayID, orgID: orgID, ack: ack, at: time.Now()}
 	s.mu.Lock()
 	started := s.acks != nil
+	f := s.inflight[ack.ID]
 	s.mu.Unlock()
+	if f != nil {
+		f.lastAck.Store(r.at.UnixNano())
+		if ack.State == protocol.AckPainted || ack.State == protocol.AckRefused {
+			f.final.Add(1)
+		}
+	}
 	if !started {
 		s.recordAcks([]ackReq{r})
 		return
+	}
+	select {
+	case s.acks <- r: // the common case: only the queue's lock is taken
+		return
+	default:
 	}
 	select {
 	case s.acks <- r:

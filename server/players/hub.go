@@ -8,9 +8,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,6 +166,10 @@ type Hub struct {
 	unauthed  *prometheus.GaugeVec // sessions in their handshake, and pairing sessions
 	pushed    prometheus.Counter
 	incidents *prometheus.CounterVec
+	// Broadcast frames (overrides, cancels) written by the broadcaster
+	// itself (direct) or through a session's writer (queued).
+	broadcast      *prometheus.CounterVec
+	direct, queued prometheus.Counter
 }
 
 // New builds a hub. reg may be nil.
@@ -187,6 +193,12 @@ func New(st *store.Store, key ed25519.PrivateKey, log *slog.Logger, reg promethe
 	}
 	if reg != nil {
 		reg.MustRegister(h.connected, h.unauthed, h.pushed, h.incidents, h.statusWrites)
+	}
+	h.broadcast = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "beacon_broadcast_frames_total",
+		Help: "Override frames a broadcast wrote to an idle player's socket at once (path=direct), or queued to the session's writer (path=queued: the session was busy or its socket full)."}, []string{"path"})
+	h.direct, h.queued = h.broadcast.WithLabelValues("direct"), h.broadcast.WithLabelValues("queued")
+	if reg != nil {
+		reg.MustRegister(h.broadcast)
 	}
 	h.SetLimits(Limits{})
 	return h
@@ -292,18 +304,66 @@ func (h *Hub) SendOverrides(displayIDs []string, frame []byte) []SendResult {
 	}
 	h.mu.Unlock()
 	out := make([]SendResult, len(displayIDs))
-	for i, s := range ss {
-		switch {
-		case s == nil:
-			out[i] = Offline
-		case !s.has(protocol.CapOverride):
-			out[i] = Unsupported
-		default:
-			s.sendFrame(frame)
-			out[i] = Sent
+	wire := textFrame(frame)
+	send := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s := ss[i]
+			switch {
+			case s == nil:
+				out[i] = Offline
+			case !s.has(protocol.CapOverride):
+				out[i] = Unsupported
+			default:
+				if s.sendDirect(wire) {
+					h.direct.Inc()
+				} else {
+					s.sendFrame(frame)
+					h.queued.Inc()
+				}
+				out[i] = Sent
+			}
 		}
 	}
+	// The writes are system calls that do most of the work (on loopback
+	// also the receiver's): spread over the processors, a few hundred
+	// sessions at least each.
+	workers := min(runtime.GOMAXPROCS(0), (len(ss)+broadcastShare-1)/broadcastShare)
+	if workers <= 1 {
+		send(0, len(ss))
+		return out
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(ss)/workers, (w+1)*len(ss)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			send(lo, hi)
+		}()
+	}
+	wg.Wait()
 	return out
+}
+
+// broadcastShare is the fewest sessions one goroutine of a broadcast
+// writes to.
+const broadcastShare = 256
+
+// textFrame is payload as one unmasked, final WebSocket text frame (RFC
+// 6455 §5.2), as a server sends it.
+func textFrame(payload []byte) []byte {
+	n := len(payload)
+	var b []byte
+	switch {
+	case n < 126:
+		b = append(make([]byte, 0, 2+n), 0x81, byte(n))
+	case n <= 0xffff:
+		b = append(make([]byte, 0, 4+n), 0x81, 126, byte(n>>8), byte(n))
+	default:
+		b = append(make([]byte, 0, 10+n), 0x81, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
 }
 
 // Online reports whether the display has a session on this server.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	mrand "math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
@@ -34,6 +35,11 @@ type session struct {
 	writing bool       // a writer goroutine drains queue
 	writers sync.WaitGroup
 	pingAt  uint8 // the hub's pinger's slot for this session
+
+	// direct writes broadcast frames from the broadcaster's goroutine
+	// while the session is idle (sendDirect); nil where the connection
+	// cannot (TLS).
+	direct directWriter
 
 	pub         ed25519.PublicKey
 	helloNonce  []byte // the player's nonce of this session (signed in challenge and unpair)
@@ -74,7 +80,60 @@ func (s *session) capabilities() []string {
 }
 
 func newSession(h *Hub, c *websocket.Conn) *session {
-	return &session{hub: h, conn: c, done: make(chan struct{}), pingAt: uint8(mrand.IntN(pingSlots))}
+	s := &session{hub: h, conn: c, done: make(chan struct{}), pingAt: uint8(mrand.IntN(pingSlots))}
+	// Under the WebSocket connection: fasthttp's hijacked connection, and
+	// under that the server's connection (server.progressConn).
+	if h, ok := c.NetConn().(interface{ UnsafeConn() net.Conn }); ok {
+		s.direct, _ = h.UnsafeConn().(directWriter)
+	}
+	return s
+}
+
+// directWriter is a connection that takes bytes without waiting, or says
+// it cannot (server.progressConn).
+type directWriter interface {
+	// TryWrite writes all of p or nothing, at once. rest reports that the
+	// socket took only part of p: the connection keeps the rest, sends it
+	// before anything else written to it, and FlushPending writes it.
+	TryWrite(p []byte) (rest bool, err error)
+	FlushPending(deadline time.Time) error
+}
+
+// sendDirect writes a broadcast frame (wire: the whole WebSocket frame)
+// from the caller's goroutine when the session has nothing queued and its
+// socket takes the frame at once, the common case when an emergency
+// override goes to thousands of idle players: no writer goroutine is
+// started, woken and scheduled for each. It reports false, having written
+// nothing, when the frame must take the queue (sendFrame). The session's
+// wmu is held over the write, so no queued frame can overtake it, and a
+// broken connection is left to the queued write to find and close.
+func (s *session) sendDirect(wire []byte) bool {
+	if s.direct == nil {
+		return false
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	if s.writing || len(s.queue) > 0 {
+		return false
+	}
+	rest, err := s.direct.TryWrite(wire)
+	if err != nil {
+		return false
+	}
+	if rest {
+		// The socket took part of the frame: the writer sends the rest
+		// before anything queued after it.
+		s.queue = append(s.queue, outFrame{kind: framePending})
+		s.writing = true
+		s.writers.Add(1)
+		go s.writer()
+	}
+	return true
 }
 
 // close ends the session from any goroutine. On fasthttp, Close on a
@@ -140,9 +199,10 @@ type outFrame struct {
 }
 
 const (
-	frameData  uint8 = iota
-	framePing        // a WebSocket ping
-	frameFlush       // everything before it is written: close the session
+	frameData    uint8 = iota
+	framePing          // a WebSocket ping
+	frameFlush         // everything before it is written: close the session
+	framePending       // the rest of a frame sendDirect began
 )
 
 // enqueue queues f and starts the writer if it is idle. It reports false
@@ -209,6 +269,8 @@ func (s *session) writer() {
 			err = errClosed
 		case framePing:
 			err = s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout))
+		case framePending:
+			err = s.direct.FlushPending(time.Now().Add(writeTimeout))
 		default:
 			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			err = s.conn.WriteMessage(websocket.TextMessage, f.b)
