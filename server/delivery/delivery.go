@@ -38,8 +38,7 @@ const DefaultAckTimeout = 10 * time.Second
 
 // Sessions are the player sessions of this server (the players hub).
 type Sessions interface {
-	SendOverride(displayID string, frame []byte) players.SendResult
-	// SendOverrides queues the frame to many displays at once and says
+	// SendOverrides sends the frame to many displays at once and says
 	// what became of each, in their order.
 	SendOverrides(displayIDs []string, frame []byte) []players.SendResult
 }
@@ -447,16 +446,14 @@ func (s *Service) fanOut(o store.Override, want map[string]bool) {
 		s.meta[o.ID] = ackMeta{orgID: o.OrgID, created: o.CreatedAt}
 	}
 	s.mu.Unlock()
+	ids := wanted(o.DisplayIDs, want)
 	var sent, unsupported []string
-	for _, id := range o.DisplayIDs {
-		if want != nil && !want[id] {
-			continue
-		}
-		switch s.cfg.Sessions.SendOverride(id, frame) {
+	for i, r := range s.cfg.Sessions.SendOverrides(ids, frame) {
+		switch r {
 		case players.Sent:
-			sent = append(sent, id)
+			sent = append(sent, ids[i])
 		case players.Unsupported:
-			unsupported = append(unsupported, id)
+			unsupported = append(unsupported, ids[i])
 		}
 	}
 	s.record(o, sent, store.DeliverySent)
@@ -469,11 +466,21 @@ func (s *Service) fanOutCancel(o store.Override, want map[string]bool) {
 		s.log.Error("frame override_cancel", "override", o.ID, "err", err)
 		return
 	}
-	for _, id := range o.DisplayIDs {
-		if want == nil || want[id] {
-			s.cfg.Sessions.SendOverride(id, frame)
+	s.cfg.Sessions.SendOverrides(wanted(o.DisplayIDs, want), frame)
+}
+
+// wanted is the ids in want, or all of them when want is nil.
+func wanted(ids []string, want map[string]bool) []string {
+	if want == nil {
+		return ids
+	}
+	out := make([]string, 0, len(want))
+	for _, id := range ids {
+		if want[id] {
+			out = append(out, id)
 		}
 	}
+	return out
 }
 
 func (s *Service) record(o store.Override, ids []string, state string) {

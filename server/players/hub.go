@@ -102,7 +102,7 @@ type OverrideListener interface {
 // SendResult says what became of an override frame for one display.
 type SendResult int
 
-// Results of SendOverride.
+// Results of SendOverrides.
 const (
 	Offline     SendResult = iota // no session on this server
 	Unsupported                   // the player did not announce protocol.CapOverride
@@ -277,25 +277,11 @@ func (h *Hub) FlushStatus() {
 	h.statusWrites.Inc()
 }
 
-// SendOverride queues an override or override_cancel frame, the same
-// bytes for every display, to the display's session on this server.
-func (h *Hub) SendOverride(displayID string, frame []byte) SendResult {
-	h.mu.Lock()
-	s := h.sessions[displayID]
-	h.mu.Unlock()
-	if s == nil {
-		return Offline
-	}
-	if !s.has(protocol.CapOverride) {
-		return Unsupported
-	}
-	s.sendFrame(frame)
-	return Sent
-}
-
-// SendOverrides queues the same frame to the sessions of many displays
-// (one look-up under the hub's lock for the whole list, not one per
-// display) and returns what became of each, in the order of displayIDs.
+// SendOverrides sends the same frame (an override or override_cancel) to
+// the sessions of many displays (one look-up under the hub's lock for the
+// whole list, not one per display) and returns what became of each, in
+// the order of displayIDs. An idle session is written to at once from
+// here (sendDirect); the others get the frame through their writer.
 func (h *Hub) SendOverrides(displayIDs []string, frame []byte) []SendResult {
 	ss := make([]*session, len(displayIDs))
 	h.mu.Lock()

@@ -83,8 +83,8 @@ func newSession(h *Hub, c *websocket.Conn) *session {
 	s := &session{hub: h, conn: c, done: make(chan struct{}), pingAt: uint8(mrand.IntN(pingSlots))}
 	// Under the WebSocket connection: fasthttp's hijacked connection, and
 	// under that the server's connection (server.progressConn).
-	if h, ok := c.NetConn().(interface{ UnsafeConn() net.Conn }); ok {
-		s.direct, _ = h.UnsafeConn().(directWriter)
+	if hc, ok := c.NetConn().(interface{ UnsafeConn() net.Conn }); ok {
+		s.direct, _ = hc.UnsafeConn().(directWriter)
 	}
 	return s
 }
