@@ -54,8 +54,8 @@ bench: deps build ## benchmarks with ratios against baselines measured in the sa
 	BEACON_BENCH=1 $(GO) test -count=1 -run='^TestIdleRSS$$' -v ./player/ | grep -E '^(player|---|ok|FAIL)'
 	$(BIN)/beacon bench timeline
 	$(BIN)/beacon bench video
-	$(BIN)/beacon bench fanout --players 1000
-	$(BIN)/beacon bench fanout --players 10000
+	$(BIN)/beacon bench fanout --players 1000 --baseline
+	$(BIN)/beacon bench fanout --players 10000 --baseline
 
 fuzz: ## fuzz the protocol decoder for longer (FUZZTIME=5m make fuzz)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./protocol/

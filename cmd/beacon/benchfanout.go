@@ -101,6 +101,7 @@ func benchFanout(args []string, stdout io.Writer) error {
 	verifyEach := fs.Bool("verify-each", false, "clients verify the signature of every copy (default: each distinct frame once per client process)")
 	profile := fs.String("profile", "", "write the server's heap, goroutine and CPU profiles (go tool pprof) into this directory")
 	trace := fs.Bool("trace", false, "with --profile, also write an execution trace of the server around the last override (trace.out, for go tool trace)")
+	baseline := fs.Bool("baseline", false, "first measure the plain fiber + contrib/websocket broadcast (bench broadcast) to as many clients, and report Beacon's figures as ratios of its")
 	clientIO := fs.String("client-io", "epoll", "how the players' connections are served: epoll (a few event loops per client process) or goroutines (one goroutine and gorilla/websocket connection each)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -115,13 +116,44 @@ func benchFanout(args []string, stdout io.Writer) error {
 	case *clientIO != "epoll" && *clientIO != "goroutines":
 		return errors.New("--client-io must be epoll or goroutines")
 	}
+	var base broadcastResult
+	if *baseline {
+		var err error
+		base, err = runBroadcast(broadcastConfig{Players: *n, Messages: *k, Procs: *procs, Spacing: *spacing, Timeout: *timeout,
+			Log: os.Stderr, LogPrefix: "fanout: baseline"})
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "fanout: baseline: %s\n", base.line())
+	}
 	res, err := runFanout(fanoutConfig{Players: *n, Overrides: *k, Procs: *procs, Spacing: *spacing, Timeout: *timeout,
 		VerifyEach: *verifyEach, Goroutines: *clientIO == "goroutines", ProfileDir: *profile, Trace: *trace, Log: os.Stderr})
 	if err != nil {
 		return err
 	}
+	if *baseline {
+		fmt.Fprintln(os.Stderr, baselineRatios(res, base))
+	}
 	fmt.Fprintln(stdout, res.line())
 	return nil
+}
+
+// baselineRatios puts Beacon's figures of a run beside the plain
+// broadcast's of the same run. The emergency issue's target (p99 ≤ 250 ms
+// trigger to acknowledgement at 10,000) was set where the plain broadcast
+// reached about 200 ms one way: 1.25× of it.
+func baselineRatios(res fanoutResult, base broadcastResult) string {
+	oneWay := pct(res.OneWay, 99)
+	return fmt.Sprintf("fanout: against the plain broadcast of this run (one way p99 %.1f ms, %.1f KB per connection): "+
+		"trigger to painted ack p99 %.2f×, one way p99 %.2f×, memory per idle player %.2f× (the issue's target: 1.25× for the p99 to the ack)",
+		ms(base.P99), base.KBPerConn, ratio(res.P99, base.P99), ratio(oneWay, base.P99), res.KBPerPlayer/base.KBPerConn)
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
 
 func selfCommand(args ...string) *exec.Cmd {

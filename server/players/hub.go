@@ -292,23 +292,26 @@ func (h *Hub) SendOverrides(displayIDs []string, frame []byte) []SendResult {
 	out := make([]SendResult, len(displayIDs))
 	wire := textFrame(frame)
 	send := func(lo, hi int) {
+		var direct, queued int // counted here: the metrics' atomics are shared by the goroutines
 		for i := lo; i < hi; i++ {
 			s := ss[i]
 			switch {
 			case s == nil:
 				out[i] = Offline
-			case !s.has(protocol.CapOverride):
+			case !s.canOverride.Load():
 				out[i] = Unsupported
 			default:
 				if s.sendDirect(wire) {
-					h.direct.Inc()
+					direct++
 				} else {
 					s.sendFrame(frame)
-					h.queued.Inc()
+					queued++
 				}
 				out[i] = Sent
 			}
 		}
+		h.direct.Add(float64(direct))
+		h.queued.Add(float64(queued))
 	}
 	// The writes are system calls that do most of the work (on loopback
 	// also the receiver's): spread over the processors, a few hundred

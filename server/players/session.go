@@ -8,7 +8,9 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -28,7 +30,11 @@ type session struct {
 	hub  *Hub
 	conn *websocket.Conn
 	done chan struct{}
-	once sync.Once
+	// closed is set just before done is closed: the hot paths of a
+	// fan-out (the broadcast's write, each ack's read) check it without
+	// a channel operation.
+	closed atomic.Bool
+	once   sync.Once
 
 	wmu     sync.Mutex
 	queue   []outFrame // waiting to be written (at most sendQueue)
@@ -60,17 +66,14 @@ type session struct {
 	orgID     string
 	caps      []string // announced in hello
 	st        Info
-}
 
-func (s *session) has(capability string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.caps {
-		if c == capability {
-			return true
-		}
-	}
-	return false
+	// canOverride says whether caps holds protocol.CapOverride, which a
+	// broadcast asks of every targeted session (set once, with caps, in the
+	// handshake).
+	canOverride atomic.Bool
+	// readDeadline is the read deadline the reader last set (only the
+	// reader's goroutine uses it; see extendReadDeadline).
+	readDeadline time.Time
 }
 
 func (s *session) capabilities() []string {
@@ -113,10 +116,8 @@ func (s *session) sendDirect(wire []byte) bool {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	select {
-	case <-s.done:
+	if s.closed.Load() { // done is closed under wmu too
 		return false
-	default:
 	}
 	if s.writing || len(s.queue) > 0 {
 		return false
@@ -142,6 +143,7 @@ func (s *session) sendDirect(wire []byte) bool {
 func (s *session) close() {
 	s.once.Do(func() {
 		s.wmu.Lock() // no writer starts once done is closed (see enqueue)
+		s.closed.Store(true)
 		close(s.done)
 		s.wmu.Unlock()
 		_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
@@ -367,17 +369,20 @@ func (s *session) read(timeout time.Duration) (protocol.Envelope, error) {
 //
 //go:noinline
 func (s *session) next(timeout time.Duration) (int, *[]byte, error) {
-	deadline := time.Now().Add(timeout)
-	if !s.hsDeadline.IsZero() && deadline.After(s.hsDeadline) {
-		deadline = s.hsDeadline // frames do not extend the handshake
+	if !s.hsDeadline.IsZero() {
+		deadline := time.Now().Add(timeout)
+		if deadline.After(s.hsDeadline) {
+			deadline = s.hsDeadline // frames do not extend the handshake
+		}
+		_ = s.conn.SetReadDeadline(deadline)
+		s.readDeadline = deadline
+	} else {
+		s.extendReadDeadline(timeout)
 	}
-	_ = s.conn.SetReadDeadline(deadline)
 	// Checked after setting the deadline, so a concurrent close (which
-	// sets a past deadline after closing done) always wins.
-	select {
-	case <-s.done:
+	// sets a past deadline after setting closed) always wins.
+	if s.closed.Load() {
 		return 0, nil, errClosed
-	default:
 	}
 	mt, r, err := s.conn.NextReader()
 	if err != nil {
@@ -386,6 +391,34 @@ func (s *session) next(timeout time.Duration) (int, *[]byte, error) {
 	bp, err := readFrame(r)
 	return mt, bp, err
 }
+
+// extendReadDeadline makes sure that at least timeout is left before the
+// read deadline. Once the handshake is done the deadline is not moved on
+// every frame: it is set timeout plus deadlineSlack ahead, and moved again
+// only once less than timeout is left. A fleet's acks are two frames per
+// player within the same second, and every move of a deadline is a
+// runtime timer changed (on both connection layers); a player's
+// heartbeats every 15 s move it every other time. A silent connection is
+// closed between timeout and timeout plus deadlineSlack after its last
+// frame.
+func (s *session) extendReadDeadline(timeout time.Duration) {
+	if d, move := movedDeadline(s.readDeadline, time.Now(), timeout); move {
+		s.readDeadline = d
+		_ = s.conn.SetReadDeadline(d)
+	}
+}
+
+// movedDeadline is the read deadline to set at now for a connection whose
+// deadline is last, or false to keep last (see extendReadDeadline).
+func movedDeadline(last, now time.Time, timeout time.Duration) (time.Time, bool) {
+	if last.Sub(now) >= timeout {
+		return last, false
+	}
+	return now.Add(timeout + deadlineSlack), true
+}
+
+// deadlineSlack: see extendReadDeadline.
+const deadlineSlack = 20 * time.Second
 
 // Frames are read into pooled buffers (a fleet's acknowledgements are
 // tens of thousands of frames within a second, each a buffer of garbage
@@ -484,6 +517,7 @@ func (s *session) handshake() error {
 			s.caps = append(s.caps, c)
 		}
 	}
+	s.canOverride.Store(slices.Contains(s.caps, protocol.CapOverride))
 	s.mu.Unlock()
 	nonce := make([]byte, 32)
 	_, _ = rand.Read(nonce)
@@ -732,13 +766,13 @@ func (s *session) frame(mt int, frame []byte) error {
 	return nil
 }
 
+// pong runs on the reader's goroutine (within next).
 func (s *session) pong(string) error {
-	select {
-	case <-s.done:
+	if s.closed.Load() {
 		return errClosed
-	default:
-		return s.conn.SetReadDeadline(time.Now().Add(readTimeout))
 	}
+	s.extendReadDeadline(readTimeout)
+	return nil
 }
 
 //go:noinline

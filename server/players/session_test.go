@@ -104,3 +104,37 @@ func FuzzScanAck(f *testing.F) {
 		sameAck(t, frame)
 	})
 }
+
+// A session's read deadline moves at most once per deadlineSlack, and a
+// silent connection always gets at least the whole timeout after its last
+// frame (and at most deadlineSlack more).
+func TestReadDeadlineMoves(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	var last time.Time // the handshake's deadline, long past
+	moves := 0
+	// Frames every 100 ms for two minutes, then silence.
+	for now := t0; now.Before(t0.Add(2 * time.Minute)); now = now.Add(100 * time.Millisecond) {
+		d, move := movedDeadline(last, now, readTimeout)
+		if move {
+			moves++
+			if d != now.Add(readTimeout+deadlineSlack) {
+				t.Fatalf("at %s: deadline %s", now.Sub(t0), d.Sub(t0))
+			}
+			last = d
+		} else if d != last {
+			t.Fatalf("at %s: a kept deadline changed", now.Sub(t0))
+		}
+		if left := last.Sub(now); left < readTimeout || left > readTimeout+deadlineSlack {
+			t.Fatalf("at %s: %s left before the deadline, want %s to %s", now.Sub(t0), left, readTimeout, readTimeout+deadlineSlack)
+		}
+	}
+	// 1,200 frames: the first moves it, then one move per deadlineSlack.
+	if want := 1 + int(2*time.Minute/deadlineSlack); moves < want-1 || moves > want {
+		t.Fatalf("%d moves of the deadline over two minutes, want about %d", moves, want)
+	}
+	// A deadline in the future but too close (set by something else) is moved.
+	now := t0.Add(time.Hour)
+	if _, move := movedDeadline(now.Add(readTimeout-time.Millisecond), now, readTimeout); !move {
+		t.Fatal("a deadline less than the timeout away was kept")
+	}
+}
