@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"slices"
@@ -46,15 +45,10 @@ import (
 const broadcastFrameBytes = 812
 
 type broadcastConfig struct {
-	Players   int
+	benchProcs
 	Messages  int
-	Procs     int           // client processes (default one per 10,000 clients)
-	Spacing   time.Duration // pause between messages, once the server is idle
-	Size      int           // message bytes
-	Timeout   time.Duration
-	Log       io.Writer
-	Command   func(args ...string) *exec.Cmd // runs this binary (tests use the test binary)
-	LogPrefix string
+	Size      int    // message bytes
+	LogPrefix string // of the progress lines (default "broadcast")
 }
 
 type broadcastResult struct {
@@ -91,8 +85,8 @@ func benchBroadcast(args []string, stdout io.Writer) error {
 	case *size < 64 || *size > 1<<20:
 		return errors.New("--size must be between 64 bytes and 1 MiB")
 	}
-	res, err := runBroadcast(broadcastConfig{Players: *n, Messages: *k, Procs: *procs, Size: *size, Spacing: *spacing,
-		Timeout: *timeout, Log: os.Stderr})
+	res, err := runBroadcast(broadcastConfig{benchProcs: benchProcs{Players: *n, Procs: *procs, Spacing: *spacing, Timeout: *timeout, Log: os.Stderr},
+		Messages: *k, Size: *size})
 	if err != nil {
 		return err
 	}
@@ -101,33 +95,18 @@ func benchBroadcast(args []string, stdout io.Writer) error {
 }
 
 func runBroadcast(cfg broadcastConfig) (res broadcastResult, err error) {
-	if cfg.Command == nil {
-		cfg.Command = selfCommand
-	}
-	if cfg.Log == nil {
-		cfg.Log = io.Discard
+	if err := cfg.defaults(); err != nil {
+		return res, err
 	}
 	if cfg.LogPrefix == "" {
 		cfg.LogPrefix = "broadcast"
 	}
-	if cfg.Procs <= 0 {
-		cfg.Procs = (cfg.Players + 9999) / 10000
-	}
-	cfg.Procs = min(cfg.Procs, cfg.Players)
 	if cfg.Size <= 0 {
 		cfg.Size = broadcastFrameBytes
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Minute
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(cfg.Log, cfg.LogPrefix+": "+format+"\n", a...) }
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
-	raiseNoFile()
-	if lim, ok := noFileLimit(); ok && lim < uint64(cfg.Players)+fanoutSpareFiles {
-		return res, fmt.Errorf("--players %d needs about %d open files in the server process; the limit here is %d",
-			cfg.Players, uint64(cfg.Players)+fanoutSpareFiles, lim)
-	}
 	res.Players = cfg.Players
 
 	addr, err := freeLoopbackAddr()
@@ -136,24 +115,11 @@ func runBroadcast(cfg broadcastConfig) (res broadcastResult, err error) {
 	}
 	srv := cfg.Command("bench", "broadcast-server", "--listen", addr, "--size", strconv.Itoa(cfg.Size))
 	srv.Stdout, srv.Stderr = cfg.Log, cfg.Log
-	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := srv.Start(); err != nil {
-		return res, fmt.Errorf("start the server: %w", err)
+	srvDone, stopSrv, err := startServerProc(srv)
+	if err != nil {
+		return res, err
 	}
-	srvDone := make(chan struct{})
-	go func() {
-		_ = srv.Wait()
-		close(srvDone)
-	}()
-	defer func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-srvDone:
-		case <-time.After(10 * time.Second):
-			_ = srv.Process.Kill()
-			<-srvDone
-		}
-	}()
+	defer stopSrv()
 	base := "http://" + addr
 	if err := waitHealthy(ctx, base, srvDone); err != nil {
 		return res, err
@@ -171,54 +137,22 @@ func runBroadcast(cfg broadcastConfig) (res broadcastResult, err error) {
 	}
 
 	agg := newFanoutAgg()
-	var clients []*exec.Cmd
-	var stdins []io.Closer
-	var readers sync.WaitGroup
-	defer func() {
-		for _, in := range stdins {
-			in.Close()
-		}
-		for _, c := range clients {
-			done := make(chan struct{})
-			go func() { _ = c.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = c.Process.Kill()
-				<-done
-			}
-		}
-		readers.Wait()
-	}()
+	kids := &childProcs{agg: agg}
+	defer kids.stop()
 	began := time.Now()
 	per := (cfg.Players + cfg.Procs - 1) / cfg.Procs
 	for from := 0; from < cfg.Players; from += per {
 		to := min(from+per, cfg.Players)
 		c := cfg.Command("bench", "broadcast-clients", "--server", addr, "--from", strconv.Itoa(from), "--to", strconv.Itoa(to))
 		c.Stderr = cfg.Log
-		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		in, err := c.StdinPipe()
-		if err != nil {
+		if err := kids.start(c); err != nil {
 			return res, err
 		}
-		out, err := c.StdoutPipe()
-		if err != nil {
-			return res, err
-		}
-		if err := c.Start(); err != nil {
-			return res, fmt.Errorf("start a client process: %w", err)
-		}
-		clients, stdins = append(clients, c), append(stdins, in)
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			agg.read(out)
-		}()
 	}
 	if err := agg.waitUp(ctx, cfg.Players, srvDone); err != nil {
 		return res, err
 	}
-	logf("%d clients connected in %s (%d client processes)", cfg.Players, time.Since(began).Round(time.Millisecond), len(clients))
+	logf("%d clients connected in %s (%d client processes)", cfg.Players, time.Since(began).Round(time.Millisecond), len(kids.cmds))
 	if err := waitIdle(ctx, srv.Process.Pid, time.Minute); err != nil {
 		return res, err
 	}
@@ -403,18 +337,7 @@ func broadcastClientsCmd(args []string, stdin io.Reader, stdout io.Writer) error
 	defer cancel()
 	out := &lineWriter{w: bufio.NewWriterSize(stdout, 64<<10)}
 	defer out.flush()
-	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				out.flush()
-			}
-		}
-	}()
+	go out.flushEvery(ctx, 20*time.Millisecond)
 	n := *to - *from
 	conns := make([]*websocket.Conn, n)
 	defer func() {

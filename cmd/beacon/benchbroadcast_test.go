@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,13 +22,7 @@ func TestBenchBroadcastSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	res, err := runBroadcast(broadcastConfig{Players: 40, Messages: 3, Procs: 2, Spacing: 50 * time.Millisecond, Timeout: 2 * time.Minute,
-		Log: &syncWriter{w: &log},
-		Command: func(args ...string) *exec.Cmd {
-			c := exec.Command(exe, args...)
-			c.Env = append(os.Environ(), "BEACON_TEST_RUN_MAIN=1")
-			return c
-		}})
+	res, err := runBroadcast(broadcastConfig{Messages: 3, benchProcs: testProcs(exe, 40, &log)})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}

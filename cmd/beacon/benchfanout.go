@@ -48,11 +48,8 @@ import (
 
 // fanoutConfig configures one run.
 type fanoutConfig struct {
-	Players   int
+	benchProcs
 	Overrides int
-	Procs     int           // client processes
-	Spacing   time.Duration // pause between overrides
-	Timeout   time.Duration // the whole run
 	// VerifyEach makes the clients verify every copy of a frame.
 	VerifyEach bool
 	// Goroutines runs each client on a goroutine of its own with a
@@ -66,10 +63,43 @@ type fanoutConfig struct {
 	// Trace, with ProfileDir, also writes an execution trace of the
 	// server around the last override (trace.out; go tool trace).
 	Trace bool
+}
+
+// benchProcs is what bench fanout and its baseline (bench broadcast)
+// share: a server process and client processes on loopback.
+type benchProcs struct {
+	Players int
+	Procs   int           // client processes (default one per 10,000 clients)
+	Spacing time.Duration // pause between triggers, once the server is idle
+	Timeout time.Duration // the whole run
 	// Command builds the command that runs `beacon ARGS…` (the server and
 	// the client processes); default this executable.
 	Command func(args ...string) *exec.Cmd
 	Log     io.Writer // progress; the result line goes to stdout
+}
+
+// defaults fills in what was left unset and checks that the server
+// process may open a descriptor per client.
+func (b *benchProcs) defaults() error {
+	if b.Command == nil {
+		b.Command = selfCommand
+	}
+	if b.Log == nil {
+		b.Log = io.Discard
+	}
+	if b.Procs <= 0 {
+		b.Procs = (b.Players + 9999) / 10000 // fewer processes, fewer switches between them on a small machine
+	}
+	b.Procs = min(b.Procs, b.Players)
+	if b.Timeout <= 0 {
+		b.Timeout = 5 * time.Minute
+	}
+	raiseNoFile()
+	if lim, ok := noFileLimit(); ok && lim < uint64(b.Players)+fanoutSpareFiles {
+		return fmt.Errorf("--players %d needs about %d open files in the server process; the limit here is %d (raise the hard limit of open files: ulimit -Hn, or fs.nr_open with CAP_SYS_RESOURCE)",
+			b.Players, uint64(b.Players)+fanoutSpareFiles, lim)
+	}
+	return nil
 }
 
 // fanoutResult is what a run measured.
@@ -119,15 +149,15 @@ func benchFanout(args []string, stdout io.Writer) error {
 	var base broadcastResult
 	if *baseline {
 		var err error
-		base, err = runBroadcast(broadcastConfig{Players: *n, Messages: *k, Procs: *procs, Spacing: *spacing, Timeout: *timeout,
-			Log: os.Stderr, LogPrefix: "fanout: baseline"})
+		base, err = runBroadcast(broadcastConfig{benchProcs: benchProcs{Players: *n, Procs: *procs, Spacing: *spacing, Timeout: *timeout, Log: os.Stderr},
+			Messages: *k, LogPrefix: "fanout: baseline"})
 		if err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
 		fmt.Fprintf(os.Stderr, "fanout: baseline: %s\n", base.line())
 	}
-	res, err := runFanout(fanoutConfig{Players: *n, Overrides: *k, Procs: *procs, Spacing: *spacing, Timeout: *timeout,
-		VerifyEach: *verifyEach, Goroutines: *clientIO == "goroutines", ProfileDir: *profile, Trace: *trace, Log: os.Stderr})
+	res, err := runFanout(fanoutConfig{benchProcs: benchProcs{Players: *n, Procs: *procs, Spacing: *spacing, Timeout: *timeout, Log: os.Stderr}, Overrides: *k,
+		VerifyEach: *verifyEach, Goroutines: *clientIO == "goroutines", ProfileDir: *profile, Trace: *trace})
 	if err != nil {
 		return err
 	}
@@ -165,27 +195,12 @@ func selfCommand(args ...string) *exec.Cmd {
 }
 
 func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
-	if cfg.Command == nil {
-		cfg.Command = selfCommand
-	}
-	if cfg.Log == nil {
-		cfg.Log = io.Discard
-	}
-	if cfg.Procs <= 0 {
-		cfg.Procs = (cfg.Players + 9999) / 10000 // fewer processes, fewer switches between them on a small machine
-	}
-	cfg.Procs = min(cfg.Procs, cfg.Players)
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Minute
+	if err := cfg.defaults(); err != nil {
+		return res, err
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(cfg.Log, "fanout: "+format+"\n", a...) }
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
-	raiseNoFile()
-	if lim, ok := noFileLimit(); ok && lim < uint64(cfg.Players)+fanoutSpareFiles {
-		return res, fmt.Errorf("--players %d needs about %d open files in the server process; the limit here is %d (raise the hard limit of open files: ulimit -Hn, or fs.nr_open with CAP_SYS_RESOURCE)",
-			cfg.Players, uint64(cfg.Players)+fanoutSpareFiles, lim)
-	}
 	res.Players = cfg.Players
 
 	dir, err := os.MkdirTemp("", "beacon-fanout-")
@@ -232,24 +247,11 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 	srv := cfg.Command(srvArgs...)
 	srvLog := &clippedLines{w: cfg.Log, max: 400}
 	srv.Stdout, srv.Stderr = srvLog, srvLog
-	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := srv.Start(); err != nil {
-		return res, fmt.Errorf("start the server: %w", err)
+	srvDone, stopSrv, err := startServerProc(srv)
+	if err != nil {
+		return res, err
 	}
-	srvDone := make(chan struct{})
-	go func() {
-		_ = srv.Wait()
-		close(srvDone)
-	}()
-	defer func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-srvDone:
-		case <-time.After(15 * time.Second):
-			_ = srv.Process.Kill()
-			<-srvDone
-		}
-	}()
+	defer stopSrv()
 	base := "http://" + addr
 	if err := waitHealthy(ctx, base, srvDone); err != nil {
 		return res, err
@@ -270,25 +272,8 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 
 	// The players, in cfg.Procs child processes.
 	agg := newFanoutAgg()
-	var clients []*exec.Cmd
-	var stdins []io.Closer
-	var readers sync.WaitGroup
-	defer func() {
-		for _, in := range stdins {
-			in.Close() // the clients exit when stdin closes
-		}
-		for _, c := range clients {
-			done := make(chan struct{})
-			go func() { _ = c.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = c.Process.Kill()
-				<-done
-			}
-		}
-		readers.Wait()
-	}()
+	kids := &childProcs{agg: agg}
+	defer kids.stop()
 	began = time.Now()
 	per := (cfg.Players + cfg.Procs - 1) / cfg.Procs
 	for from := 0; from < cfg.Players; from += per {
@@ -302,29 +287,15 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 			args = append(args, "--goroutines")
 		}
 		if cfg.ProfileDir != "" {
-			args = append(args, "--cpuprofile", filepath.Join(cfg.ProfileDir, fmt.Sprintf("clients-%d.pprof", len(clients)+1)))
+			args = append(args, "--cpuprofile", filepath.Join(cfg.ProfileDir, fmt.Sprintf("clients-%d.pprof", len(kids.cmds)+1)))
 		}
 		c := cfg.Command(args...)
 		c.Stderr = cfg.Log
-		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		in, err := c.StdinPipe()
-		if err != nil {
+		if err := kids.start(c); err != nil {
 			return res, err
 		}
-		out, err := c.StdoutPipe()
-		if err != nil {
-			return res, err
-		}
-		if err := c.Start(); err != nil {
-			return res, fmt.Errorf("start a client process: %w", err)
-		}
-		clients, stdins = append(clients, c), append(stdins, in)
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			agg.read(out)
-		}()
 	}
+	clients := kids.cmds
 	if err := agg.waitUp(ctx, cfg.Players, srvDone); err != nil {
 		return res, err
 	}
@@ -454,6 +425,79 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 		return res, fmt.Errorf("%d deliveries missing, %d frames that did not verify, %d connections lost (%s)", res.Missing, res.Bad, res.Lost, res.line())
 	}
 	return res, nil
+}
+
+// startServerProc starts a bench's server process; done closes when it
+// exits, and stop ends it (SIGTERM, then SIGKILL after 15 s).
+func startServerProc(srv *exec.Cmd) (done chan struct{}, stop func(), err error) {
+	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := srv.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start the server: %w", err)
+	}
+	done = make(chan struct{})
+	go func() {
+		_ = srv.Wait()
+		close(done)
+	}()
+	return done, func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = srv.Process.Kill()
+			<-done
+		}
+	}, nil
+}
+
+// childProcs are a bench's client processes: each reports on its stdout
+// (read into agg) and exits when its stdin closes.
+type childProcs struct {
+	agg     *fanoutAgg
+	cmds    []*exec.Cmd
+	stdins  []io.Closer
+	readers sync.WaitGroup
+}
+
+func (k *childProcs) start(c *exec.Cmd) error {
+	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	in, err := c.StdinPipe()
+	if err != nil {
+		return err
+	}
+	out, err := c.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("start a client process: %w", err)
+	}
+	k.cmds, k.stdins = append(k.cmds, c), append(k.stdins, in)
+	k.readers.Add(1)
+	go func() {
+		defer k.readers.Done()
+		k.agg.read(out)
+	}()
+	return nil
+}
+
+// stop closes the processes' stdin and waits for them (killing one that
+// is still there 10 s later) and for their reports.
+func (k *childProcs) stop() {
+	for _, in := range k.stdins {
+		in.Close()
+	}
+	for _, c := range k.cmds {
+		done := make(chan struct{})
+		go func() { _ = c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = c.Process.Kill()
+			<-done
+		}
+	}
+	k.readers.Wait()
 }
 
 // fanoutSpareFiles is what the server holds open besides its players'

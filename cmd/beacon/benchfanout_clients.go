@@ -171,6 +171,20 @@ func (l *lineWriter) flush() {
 	l.mu.Unlock()
 }
 
+// flushEvery flushes every d until ctx ends.
+func (l *lineWriter) flushEvery(ctx context.Context, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.flush()
+		}
+	}
+}
+
 // verifier checks override signatures. Every client gets the same bytes
 // (the server frames a broadcast once), so by default each distinct
 // (payload, signature) is verified once per process and the other copies
@@ -208,18 +222,7 @@ func (v *verifier) verify(so protocol.SignedOverride) (protocol.OverrideSpec, er
 func runFanoutClients(ctx context.Context, cfg fanoutClientsConfig, stdout io.Writer) error {
 	out := &lineWriter{w: bufio.NewWriterSize(stdout, 64<<10)}
 	defer out.flush()
-	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				out.flush()
-			}
-		}
-	}()
+	go out.flushEvery(ctx, 20*time.Millisecond)
 	v := &verifier{key: cfg.ServerKey, each: cfg.VerifyEach, seen: map[string]verified{}}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 64

@@ -32,13 +32,7 @@ func TestBenchFanoutSmall(t *testing.T) {
 	// goroutine per player.
 	for _, goroutines := range []bool{false, true} {
 		var log bytes.Buffer
-		res, err := runFanout(fanoutConfig{Players: 50, Overrides: 2, Procs: 2, Spacing: 100 * time.Millisecond, Timeout: 2 * time.Minute,
-			Goroutines: goroutines, Log: &syncWriter{w: &log},
-			Command: func(args ...string) *exec.Cmd {
-				c := exec.Command(exe, args...)
-				c.Env = append(os.Environ(), "BEACON_TEST_RUN_MAIN=1")
-				return c
-			}})
+		res, err := runFanout(fanoutConfig{Overrides: 2, Goroutines: goroutines, benchProcs: testProcs(exe, 50, &log)})
 		if err != nil {
 			t.Fatalf("goroutines %v: %v\n%s", goroutines, err, log.String())
 		}
@@ -91,6 +85,18 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// testProcs runs a small bench with this test binary as `beacon` (server
+// and two client processes), logging into log.
+func testProcs(exe string, players int, log *bytes.Buffer) benchProcs {
+	return benchProcs{Players: players, Procs: 2, Spacing: 100 * time.Millisecond, Timeout: 2 * time.Minute,
+		Log: &syncWriter{w: log},
+		Command: func(args ...string) *exec.Cmd {
+			c := exec.Command(exe, args...)
+			c.Env = append(os.Environ(), "BEACON_TEST_RUN_MAIN=1")
+			return c
+		}}
 }
 
 type syncWriter struct {
