@@ -235,6 +235,12 @@ type progressConn struct {
 	// end of a frame TryWrite began; it goes out before anything else.
 	wmu     sync.Mutex
 	pending []byte
+
+	// unread holds bytes a player poller read from the socket and gave
+	// back (Unread): Read returns them first. Only the connection's
+	// reader uses it, and the poller only while the reader waits for it
+	// (the hand-over is a channel's close).
+	unread []byte
 }
 
 // progressChunk is the most of a file sent under one deadline: a client
@@ -243,6 +249,14 @@ type progressConn struct {
 const progressChunk = 256 << 10
 
 func (c *progressConn) Read(p []byte) (int, error) {
+	if len(c.unread) > 0 {
+		n := copy(p, c.unread)
+		c.unread = c.unread[n:]
+		if len(c.unread) == 0 {
+			c.unread = nil
+		}
+		return n, nil
+	}
 	for {
 		n, err := c.Conn.Read(p)
 		if n == 0 && err != nil && c.rd.expired(err, c.Conn.SetReadDeadline) {
@@ -250,6 +264,19 @@ func (c *progressConn) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
+}
+
+// Unread gives back bytes read from the socket (by a player poller):
+// the next reads return them first.
+func (c *progressConn) Unread(b []byte) { c.unread = append(c.unread, b...) }
+
+// SyscallConn is the socket's, for a player poller.
+func (c *progressConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("not a socket")
+	}
+	return sc.SyscallConn()
 }
 
 func (c *progressConn) Write(p []byte) (int, error) {

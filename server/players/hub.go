@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -149,6 +150,16 @@ type Hub struct {
 	flushing     bool // the flusher runs (guarded by statusMu)
 	statusWrites prometheus.Counter
 
+	// pollers read the acks of parked display sessions (poller.go);
+	// noPoll (BEACON_NO_POLLER=1, for comparisons) leaves every reader on
+	// its goroutine.
+	pollers pollers
+	noPoll  bool
+
+	polledAcks prometheus.Counter
+	handedBack prometheus.Counter
+	parkedNow  prometheus.Gauge
+
 	mu         sync.Mutex
 	sessions   map[string]*session // by display id
 	pending    map[string]*session // by pairing code
@@ -200,7 +211,17 @@ func New(st *store.Store, key ed25519.PrivateKey, log *slog.Logger, reg promethe
 	if reg != nil {
 		reg.MustRegister(h.broadcast)
 	}
+	h.polledAcks = prometheus.NewCounter(prometheus.CounterOpts{Name: "beacon_player_poller_acks_total",
+		Help: "Override acks read by a player poller (the session's reader waited without being woken)."})
+	h.handedBack = prometheus.NewCounter(prometheus.CounterOpts{Name: "beacon_player_poller_handbacks_total",
+		Help: "Times a player poller gave a socket back to its session's reader (another message, a control frame, a frame not yet whole, the end)."})
+	h.parkedNow = prometheus.NewGauge(prometheus.GaugeOpts{Name: "beacon_player_sessions_parked",
+		Help: "Player sessions whose reader waits with a poller (no goroutine is woken for their acks)."})
+	if reg != nil {
+		reg.MustRegister(h.polledAcks, h.handedBack, h.parkedNow)
+	}
 	h.SetLimits(Limits{})
+	h.noPoll = os.Getenv("BEACON_NO_POLLER") == "1"
 	return h
 }
 
@@ -291,6 +312,7 @@ func (h *Hub) SendOverrides(displayIDs []string, frame []byte) []SendResult {
 	h.mu.Unlock()
 	out := make([]SendResult, len(displayIDs))
 	wire := textFrame(frame)
+
 	send := func(lo, hi int) {
 		var direct, queued int // counted here: the metrics' atomics are shared by the goroutines
 		for i := lo; i < hi; i++ {
@@ -675,6 +697,7 @@ func (h *Hub) Close() {
 		h.log.Warn("player sessions still ending after shutdown wait", "wait", closeWait)
 	}
 	h.StopStatusFlush()
+	h.pollers.close()
 }
 
 // closeWait bounds how long Close waits for the sessions to end.

@@ -1,6 +1,7 @@
 package players
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -46,6 +47,10 @@ type session struct {
 	// while the session is idle (sendDirect); nil where the connection
 	// cannot (TLS).
 	direct directWriter
+	// parkc and libr let the reader park with a poller between frames
+	// (see poller.go); nil where it cannot (TLS, another library layout).
+	parkc parkConn
+	libr  []*bufio.Reader
 
 	pub         ed25519.PublicKey
 	helloNonce  []byte // the player's nonce of this session (signed in challenge and unpair)
@@ -88,6 +93,11 @@ func newSession(h *Hub, c *websocket.Conn) *session {
 	// under that the server's connection (server.progressConn).
 	if hc, ok := c.NetConn().(interface{ UnsafeConn() net.Conn }); ok {
 		s.direct, _ = hc.UnsafeConn().(directWriter)
+		if pc, ok := hc.UnsafeConn().(parkConn); ok {
+			if rs, ok := libraryReaders(c); ok {
+				s.parkc, s.libr = pc, rs
+			}
+		}
 	}
 	return s
 }
@@ -712,6 +722,15 @@ func (s *session) info() Info {
 func (s *session) readLoop() {
 	s.conn.SetPongHandler(s.pong)
 	for {
+		// Between frames, with nothing buffered, a display's reader
+		// waits with a poller, which records the acks that come meanwhile
+		// and hands back anything else (poller.go).
+		if p := s.poller(); p != nil {
+			if err := s.park(p, s.parkc, readTimeout); err != nil {
+				s.readEnded(err)
+				return
+			}
+		}
 		mt, bp, err := s.next(readTimeout)
 		if err != nil {
 			s.readEnded(err)
@@ -731,6 +750,20 @@ func (s *session) readLoop() {
 			return
 		}
 	}
+}
+
+// poller is the poller the reader may park with now, or nil.
+func (s *session) poller() *poller {
+	if s.parkc == nil || s.hub.noPoll || buffered(s.libr) > 0 {
+		return nil
+	}
+	s.mu.Lock()
+	display := s.displayID != "" && s.orgID != ""
+	s.mu.Unlock()
+	if !display {
+		return nil
+	}
+	return s.hub.pollers.get(s.hub)
 }
 
 // quickAck records an override_ack in the plain form players write
