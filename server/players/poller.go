@@ -263,12 +263,15 @@ func (p *poller) sweep(now time.Time) {
 	p.mu.Unlock()
 	for _, pk := range silent {
 		pk.mu.Lock()
-		if !pk.off && now.UnixNano()-pk.last.Load() >= int64(pk.timeout) {
+		idle := !pk.off && now.UnixNano()-pk.last.Load() >= int64(pk.timeout)
+		if idle {
 			pk.idle = true
 			p.handBackLocked(pk, nil)
 		}
 		pk.mu.Unlock()
-		p.forget(pk)
+		if idle { // a frame that came meanwhile keeps it parked
+			p.forget(pk)
+		}
 	}
 }
 
