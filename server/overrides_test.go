@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"image/color"
 	"io"
 	"net/http"
@@ -1190,22 +1189,5 @@ func TestOverrideConcurrentRetriesAnswerAfterTheDeliveries(t *testing.T) {
 // broadcastFrames reads the server's counts of broadcast frames by path.
 func broadcastFrames(t *testing.T, s *servertest.Server) (direct, queued int) {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		var v float64
-		switch {
-		case strings.HasPrefix(line, `beacon_broadcast_frames_total{path="direct"} `):
-			fmt.Sscan(strings.Fields(line)[1], &v)
-			direct = int(v)
-		case strings.HasPrefix(line, `beacon_broadcast_frames_total{path="queued"} `):
-			fmt.Sscan(strings.Fields(line)[1], &v)
-			queued = int(v)
-		}
-	}
-	return direct, queued
+	return int(metric(t, s, `beacon_broadcast_frames_total{path="direct"}`)), int(metric(t, s, `beacon_broadcast_frames_total{path="queued"}`))
 }
