@@ -30,7 +30,7 @@ func tcpPair(t *testing.T) (*progressConn, net.Conn) {
 	if raw == nil {
 		t.Fatal("accept failed")
 	}
-	c := &progressConn{Conn: raw, d: time.Minute}
+	c := newProgressConn(raw, time.Minute)
 	t.Cleanup(func() { c.Close(); client.Close() })
 	return c, client
 }

@@ -221,7 +221,15 @@ func (l progressListener) Accept() (net.Conn, error) {
 	if err != nil || l.d <= 0 {
 		return c, err
 	}
-	return &progressConn{Conn: c, d: l.d}, nil
+	return newProgressConn(c, l.d), nil
+}
+
+func newProgressConn(c net.Conn, d time.Duration) *progressConn {
+	pc := &progressConn{Conn: c, d: d}
+	if sc, ok := c.(syscall.Conn); ok {
+		pc.rc, _ = sc.SyscallConn()
+	}
+	return pc
 }
 
 type progressConn struct {
@@ -229,6 +237,9 @@ type progressConn struct {
 	d      time.Duration
 	manual atomic.Bool
 	rd, wd lazyDeadline // see lazyDeadline
+	// rc is the socket, for TryWrite and a player poller; nil when the
+	// connection is not one.
+	rc syscall.RawConn
 
 	// wmu makes each Write, ReadFrom, TryWrite and FlushPending whole:
 	// no bytes of one come between those of another. pending holds the
@@ -272,11 +283,10 @@ func (c *progressConn) Unread(b []byte) { c.unread = append(c.unread, b...) }
 
 // SyscallConn is the socket's, for a player poller.
 func (c *progressConn) SyscallConn() (syscall.RawConn, error) {
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
+	if c.rc == nil {
 		return nil, errors.New("not a socket")
 	}
-	return sc.SyscallConn()
+	return c.rc, nil
 }
 
 func (c *progressConn) Write(p []byte) (int, error) {
@@ -332,15 +342,7 @@ func (c *progressConn) TryWrite(p []byte) (rest bool, err error) {
 		return false, errWouldWait
 	}
 	defer c.wmu.Unlock()
-	if len(c.pending) > 0 || len(p) == 0 {
-		return false, errWouldWait
-	}
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
-		return false, errWouldWait
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	if len(c.pending) > 0 || len(p) == 0 || c.rc == nil {
 		return false, errWouldWait
 	}
 	// Control, not RawConn.Write: that one waits for the poller and
@@ -349,7 +351,7 @@ func (c *progressConn) TryWrite(p []byte) (rest bool, err error) {
 	// connection out meanwhile.
 	var n int
 	var werr error
-	if err := rc.Control(func(fd uintptr) {
+	if err := c.rc.Control(func(fd uintptr) {
 		for {
 			n, werr = syscall.Write(int(fd), p)
 			if werr != syscall.EINTR {

@@ -66,27 +66,20 @@ func (r broadcastResult) line() string {
 
 func benchBroadcast(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench broadcast", flag.ContinueOnError)
-	n := fs.Int("players", 1000, "clients")
+	var bp benchProcs
+	bp.bind(fs, "clients", "broadcasts")
 	k := fs.Int("messages", 3, "broadcasts, one after another")
-	procs := fs.Int("clients-procs", 0, "client processes (default one per 10,000 clients)")
 	size := fs.Int("size", broadcastFrameBytes, "message bytes (default: the size of bench fanout's override frame)")
-	spacing := fs.Duration("spacing", time.Second, "pause between broadcasts, once the server is idle after the previous one")
-	timeout := fs.Duration("timeout", 5*time.Minute, "bound of the whole run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch {
-	case *n < 1:
-		return errors.New("--players must be at least 1")
 	case *k < 1:
 		return errors.New("--messages must be at least 1")
-	case *procs < 0:
-		return errors.New("--clients-procs must not be negative")
 	case *size < 64 || *size > 1<<20:
 		return errors.New("--size must be between 64 bytes and 1 MiB")
 	}
-	res, err := runBroadcast(broadcastConfig{benchProcs: benchProcs{Players: *n, Procs: *procs, Spacing: *spacing, Timeout: *timeout, Log: os.Stderr},
-		Messages: *k, Size: *size})
+	res, err := runBroadcast(broadcastConfig{benchProcs: bp, Messages: *k, Size: *size})
 	if err != nil {
 		return err
 	}

@@ -78,9 +78,25 @@ type benchProcs struct {
 	Log     io.Writer // progress; the result line goes to stdout
 }
 
-// defaults fills in what was left unset and checks that the server
-// process may open a descriptor per client.
+// bind registers the command-line flags of a benchProcs; clients and
+// triggers name them in the help.
+func (b *benchProcs) bind(fs *flag.FlagSet, clients, triggers string) {
+	fs.IntVar(&b.Players, "players", 1000, clients)
+	fs.IntVar(&b.Procs, "clients-procs", 0, "client processes (default one per 10,000 clients)")
+	fs.DurationVar(&b.Spacing, "spacing", time.Second, "pause between "+triggers+", once the server is idle after the previous one")
+	fs.DurationVar(&b.Timeout, "timeout", 5*time.Minute, "bound of the whole run")
+	b.Log = os.Stderr
+}
+
+// defaults checks the settings, fills in what was left unset and checks
+// that the server process may open a descriptor per client.
 func (b *benchProcs) defaults() error {
+	switch {
+	case b.Players < 1:
+		return errors.New("--players must be at least 1")
+	case b.Procs < 0:
+		return errors.New("--clients-procs must not be negative")
+	}
 	if b.Command == nil {
 		b.Command = selfCommand
 	}
@@ -123,11 +139,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 func benchFanout(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench fanout", flag.ContinueOnError)
-	n := fs.Int("players", 1000, "simulated players (displays)")
+	var bp benchProcs
+	bp.bind(fs, "simulated players (displays)", "overrides")
 	k := fs.Int("overrides", 5, "overrides to trigger, one after another")
-	procs := fs.Int("clients-procs", 0, "client processes (default one per 10,000 players)")
-	spacing := fs.Duration("spacing", time.Second, "pause between overrides, once the server is idle after the previous one")
-	timeout := fs.Duration("timeout", 5*time.Minute, "bound of the whole run")
 	verifyEach := fs.Bool("verify-each", false, "clients verify the signature of every copy (default: each distinct frame once per client process)")
 	profile := fs.String("profile", "", "write the server's heap, goroutine and CPU profiles (go tool pprof) into this directory")
 	trace := fs.Bool("trace", false, "with --profile, also write an execution trace of the server around the last override (trace.out, for go tool trace)")
@@ -137,26 +151,21 @@ func benchFanout(args []string, stdout io.Writer) error {
 		return err
 	}
 	switch {
-	case *n < 1:
-		return errors.New("--players must be at least 1")
 	case *k < 1:
 		return errors.New("--overrides must be at least 1")
-	case *procs < 0:
-		return errors.New("--clients-procs must not be negative")
 	case *clientIO != "epoll" && *clientIO != "goroutines":
 		return errors.New("--client-io must be epoll or goroutines")
 	}
 	var base broadcastResult
 	if *baseline {
 		var err error
-		base, err = runBroadcast(broadcastConfig{benchProcs: benchProcs{Players: *n, Procs: *procs, Spacing: *spacing, Timeout: *timeout, Log: os.Stderr},
-			Messages: *k, LogPrefix: "fanout: baseline"})
+		base, err = runBroadcast(broadcastConfig{benchProcs: bp, Messages: *k, LogPrefix: "fanout: baseline"})
 		if err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
 		fmt.Fprintf(os.Stderr, "fanout: baseline: %s\n", base.line())
 	}
-	res, err := runFanout(fanoutConfig{benchProcs: benchProcs{Players: *n, Procs: *procs, Spacing: *spacing, Timeout: *timeout, Log: os.Stderr}, Overrides: *k,
+	res, err := runFanout(fanoutConfig{benchProcs: bp, Overrides: *k,
 		VerifyEach: *verifyEach, Goroutines: *clientIO == "goroutines", ProfileDir: *profile, Trace: *trace})
 	if err != nil {
 		return err

@@ -31,7 +31,7 @@ import (
 // wakes the reader, which reads them through the WebSocket library as it
 // reads everything else. The library's state stays right because a
 // reader parks only at a frame boundary with nothing in the library's
-// buffers (libraryBuffered), and the poller only ever takes whole frames
+// buffers (libraryReaders), and the poller only ever takes whole frames
 // from the start of what it read.
 
 // parkConn is a connection a poller can read for its session
@@ -106,10 +106,9 @@ type parked struct {
 	pc  parkConn
 	tok uint64
 
-	mu   sync.Mutex  // held while the poller reads, and to leave the set
-	off  bool        // out of the set (guarded by mu)
-	in   atomic.Bool // counted in the parked gauge
-	idle bool        // handed back because nothing came for timeout (guarded by mu)
+	mu   sync.Mutex // held while the poller reads, and to leave the set
+	off  bool       // out of the set (guarded by mu)
+	idle bool       // handed back because nothing came for timeout (guarded by mu)
 	back chan struct{}
 	// last is when the reader parked or the poller last took a frame
 	// (Unix ns); the poller's sweep hands back a socket silent for
@@ -151,18 +150,15 @@ func (p *poller) close() {
 	syscall.Close(p.wake)
 }
 
-// add puts a session's socket in the set.
-func (p *poller) add(s *session, pc parkConn, timeout time.Duration) (*parked, error) {
-	rc, err := pc.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
+// add puts a session's socket (rc, of pc) in the set. It is listed once
+// it is in the epoll set: an event that comes in between is reported
+// again (the set is level-triggered).
+func (p *poller) add(s *session, pc parkConn, rc syscall.RawConn, timeout time.Duration) (*parked, error) {
 	p.mu.Lock()
 	p.tok++
 	pk := &parked{s: s, rc: rc, pc: pc, tok: p.tok, back: make(chan struct{}), timeout: timeout}
-	pk.last.Store(time.Now().UnixNano())
-	p.parked[pk.tok] = pk
 	p.mu.Unlock()
+	pk.last.Store(time.Now().UnixNano())
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP}
 	ev.Fd, ev.Pad = int32(uint32(pk.tok)), int32(uint32(pk.tok>>32))
 	var cerr error
@@ -172,16 +168,14 @@ func (p *poller) add(s *session, pc parkConn, timeout time.Duration) (*parked, e
 		cerr = err
 	}
 	if cerr != nil {
-		p.forget(pk)
 		return nil, cerr
 	}
-	pk.in.Store(true)
+	p.mu.Lock()
+	p.parked[pk.tok] = pk
+	p.mu.Unlock()
 	p.hub.parkedNow.Inc()
 	return pk, nil
 }
-
-// counted reports (once) that pk was counted as parked.
-func (pk *parked) counted() bool { return pk.in.CompareAndSwap(true, false) }
 
 // leave takes pk out of the set (waiting for a read of it in progress);
 // the poller does not touch its socket afterwards.
@@ -207,7 +201,7 @@ func (p *poller) forget(pk *parked) {
 	_, there := p.parked[pk.tok]
 	delete(p.parked, pk.tok)
 	p.mu.Unlock()
-	if there && pk.counted() {
+	if there {
 		p.hub.parkedNow.Dec()
 	}
 }
@@ -435,8 +429,8 @@ var errIdle = errors.New("no frame from the player within the read timeout")
 // began or the poller's last frame), errClosed when the session closes.
 //
 //go:noinline
-func (s *session) park(p *poller, pc parkConn, timeout time.Duration) error {
-	pk, err := p.add(s, pc, timeout)
+func (s *session) park(p *poller, pc parkConn, rc syscall.RawConn, timeout time.Duration) error {
+	pk, err := p.add(s, pc, rc, timeout)
 	if err != nil {
 		return nil // read as before
 	}

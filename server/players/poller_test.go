@@ -64,7 +64,11 @@ func TestParkHandBackIdleAndClose(t *testing.T) {
 	}
 	park := func(s *session, pc parkConn, timeout time.Duration) chan error {
 		ended := make(chan error, 1)
-		go func() { ended <- s.park(p, pc, timeout) }()
+		rc, err := pc.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { ended <- s.park(p, pc, rc, timeout) }()
 		return ended
 	}
 	within := func(ended chan error, d time.Duration) (error, bool) {

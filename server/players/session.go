@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -47,10 +48,12 @@ type session struct {
 	// while the session is idle (sendDirect); nil where the connection
 	// cannot (TLS).
 	direct directWriter
-	// parkc and libr let the reader park with a poller between frames
-	// (see poller.go); nil where it cannot (TLS, another library layout).
-	parkc parkConn
-	libr  []*bufio.Reader
+	// parkc (its socket parkrc) and libr let the reader park with a
+	// poller between frames (see poller.go); nil where it cannot (TLS,
+	// another library layout).
+	parkc  parkConn
+	parkrc syscall.RawConn
+	libr   []*bufio.Reader
 
 	pub         ed25519.PublicKey
 	helloNonce  []byte // the player's nonce of this session (signed in challenge and unpair)
@@ -94,8 +97,9 @@ func newSession(h *Hub, c *websocket.Conn) *session {
 	if hc, ok := c.NetConn().(interface{ UnsafeConn() net.Conn }); ok {
 		s.direct, _ = hc.UnsafeConn().(directWriter)
 		if pc, ok := hc.UnsafeConn().(parkConn); ok {
-			if rs, ok := libraryReaders(c); ok {
-				s.parkc, s.libr = pc, rs
+			rc, err := pc.SyscallConn()
+			if rs, ok := libraryReaders(c); ok && err == nil {
+				s.parkc, s.parkrc, s.libr = pc, rc, rs
 			}
 		}
 	}
@@ -726,7 +730,7 @@ func (s *session) readLoop() {
 		// waits with a poller, which records the acks that come meanwhile
 		// and hands back anything else (poller.go).
 		if p := s.poller(); p != nil {
-			if err := s.park(p, s.parkc, readTimeout); err != nil {
+			if err := s.park(p, s.parkc, s.parkrc, readTimeout); err != nil {
 				s.readEnded(err)
 				return
 			}
