@@ -108,21 +108,13 @@ func runBroadcast(cfg broadcastConfig) (res broadcastResult, err error) {
 	}
 	srv := cfg.Command("bench", "broadcast-server", "--listen", addr, "--size", strconv.Itoa(cfg.Size))
 	srv.Stdout, srv.Stderr = cfg.Log, cfg.Log
-	srvDone, stopSrv, err := startServerProc(srv)
+	base := "http://" + addr
+	srvDone, stopSrv, err := startServerProc(ctx, srv, base)
 	if err != nil {
 		return res, err
 	}
 	defer stopSrv()
-	base := "http://" + addr
-	if err := waitHealthy(ctx, base, srvDone); err != nil {
-		return res, err
-	}
-	settle := func() {
-		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/free", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}
+	settle := settler(ctx, base+"/free")
 	settle()
 	rssBefore, err := vmRSS(srv.Process.Pid)
 	if err != nil {
@@ -170,12 +162,7 @@ func runBroadcast(cfg broadcastConfig) (res broadcastResult, err error) {
 		if err != nil {
 			return res, fmt.Errorf("broadcast %d: %w", i+1, err)
 		}
-		got := agg.waitOverride(ctx, id, cfg.Players, 60*time.Second)
-		lat := make([]time.Duration, 0, len(got))
-		for _, at := range got {
-			lat = append(lat, time.Duration(at-t0.UnixNano()))
-		}
-		slices.Sort(lat)
+		lat := sinceSorted(agg.waitOverride(ctx, id, cfg.Players, 60*time.Second), t0)
 		res.Missing += cfg.Players - len(lat)
 		if len(lat) == 0 {
 			return res, fmt.Errorf("broadcast %d: no client got it", i+1)

@@ -240,12 +240,7 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 		return res, err
 	}
 	srvArgs = append(srvArgs, "--pprof-listen", paddr)
-	settle := func() {
-		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+paddr+"/debug/free-os-memory", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}
+	settle := settler(ctx, "http://"+paddr+"/debug/free-os-memory")
 	var pprofBase string
 	if cfg.ProfileDir != "" {
 		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
@@ -256,15 +251,12 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 	srv := cfg.Command(srvArgs...)
 	srvLog := &clippedLines{w: cfg.Log, max: 400}
 	srv.Stdout, srv.Stderr = srvLog, srvLog
-	srvDone, stopSrv, err := startServerProc(srv)
+	base := "http://" + addr
+	srvDone, stopSrv, err := startServerProc(ctx, srv, base)
 	if err != nil {
 		return res, err
 	}
 	defer stopSrv()
-	base := "http://" + addr
-	if err := waitHealthy(ctx, base, srvDone); err != nil {
-		return res, err
-	}
 	// On start the server compiles every display's manifest (a claimed
 	// display has one already; these were made in the store). It is not
 	// what is measured: wait until the server is idle.
@@ -364,12 +356,7 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 		if err != nil {
 			return res, fmt.Errorf("override %d: %w", i+1, err)
 		}
-		got := agg.waitOverride(ctx, id, cfg.Players, 60*time.Second)
-		oneWay := make([]time.Duration, 0, len(got))
-		for _, at := range got {
-			oneWay = append(oneWay, time.Duration(at-t0.UnixNano()))
-		}
-		slices.Sort(oneWay)
+		oneWay := sinceSorted(agg.waitOverride(ctx, id, cfg.Players, 60*time.Second), t0)
 		if len(oneWay) == 0 {
 			return res, fmt.Errorf("override %d (%s): no player got it", i+1, id)
 		}
@@ -436,9 +423,10 @@ func runFanout(cfg fanoutConfig) (res fanoutResult, err error) {
 	return res, nil
 }
 
-// startServerProc starts a bench's server process; done closes when it
-// exits, and stop ends it (SIGTERM, then SIGKILL after 15 s).
-func startServerProc(srv *exec.Cmd) (done chan struct{}, stop func(), err error) {
+// startServerProc starts a bench's server process and waits until base
+// answers /healthz; done closes when it exits, and stop ends it (SIGTERM,
+// then SIGKILL after 15 s).
+func startServerProc(ctx context.Context, srv *exec.Cmd, base string) (done chan struct{}, stop func(), err error) {
 	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := srv.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start the server: %w", err)
@@ -448,7 +436,7 @@ func startServerProc(srv *exec.Cmd) (done chan struct{}, stop func(), err error)
 		_ = srv.Wait()
 		close(done)
 	}()
-	return done, func() {
+	stop = func() {
 		_ = srv.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
@@ -456,7 +444,12 @@ func startServerProc(srv *exec.Cmd) (done chan struct{}, stop func(), err error)
 			_ = srv.Process.Kill()
 			<-done
 		}
-	}, nil
+	}
+	if err := waitHealthy(ctx, base, done); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return done, stop, nil
 }
 
 // childProcs are a bench's client processes: each reports on its stdout
@@ -521,6 +514,27 @@ func noFileLimit() (uint64, bool) {
 		return 0, false
 	}
 	return l.Cur, true
+}
+
+// settler asks a bench's server, by a POST to u, to return its freed
+// memory to the system before its memory is read.
+func settler(ctx context.Context, u string) func() {
+	return func() {
+		req, _ := http.NewRequestWithContext(ctx, "POST", u, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+}
+
+// sinceSorted is the time from t0 to each instant (Unix ns), sorted.
+func sinceSorted(ats []int64, t0 time.Time) []time.Duration {
+	d := make([]time.Duration, 0, len(ats))
+	for _, at := range ats {
+		d = append(d, time.Duration(at-t0.UnixNano()))
+	}
+	slices.Sort(d)
+	return d
 }
 
 // pct is the p-th percentile of sorted values (nearest rank).
